@@ -1,0 +1,21 @@
+"""Test set-up: read the corpora from ../shared/data (or $RNNCOURSE_DATA_DIR); never the network."""
+import os
+import pathlib
+
+import pytest
+
+_SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if "RNNCOURSE_DATA_DIR" not in os.environ and (_SHARED / "timemachine.txt").exists():
+    os.environ["RNNCOURSE_DATA_DIR"] = str(_SHARED)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Extract archives into a fresh cache, so tests never depend on a user's cache."""
+    old = os.environ.get("RNNCOURSE_CACHE_DIR")
+    os.environ["RNNCOURSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("rnncourse-cache"))
+    yield
+    if old is None:
+        os.environ.pop("RNNCOURSE_CACHE_DIR", None)
+    else:
+        os.environ["RNNCOURSE_CACHE_DIR"] = old
