@@ -13,7 +13,6 @@ STAMP  := $(VENV)/.installed
 RNNCOURSE_DATA_DIR ?= $(if $(wildcard ../shared/data/timemachine.txt),$(abspath ../shared/data),$(abspath data))
 export RNNCOURSE_DATA_DIR
 export PATH := $(BIN):$(PATH)
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export TQDM_DISABLE := 1
 

@@ -137,15 +137,24 @@ def _truncate(corpus: list[int], max_tokens: int) -> list[int]:
 
 
 def load_corpus_time_machine(max_tokens: int = -1, token: str = "char") -> tuple[list[int], Vocab]:
-    """Token indices of the whole Time Machine (lines joined, no separator) and its vocabulary.
+    """Token indices of the whole Time Machine and its vocabulary.
+
+    At the character level, consecutive non-empty lines are joined with one space (a line
+    break is white space; joining without one, as d2l does, glues the last word of each line
+    to the first word of the next: "heartof man").
 
     ``max_tokens=-1`` keeps every token; otherwise only the first ``max_tokens``.
     The vocabulary is built on the full text, so it does not depend on ``max_tokens``.
     """
-    tokens = tokenize(read_time_machine(), token)
-    vocab = Vocab(tokens)
-    corpus = [vocab[tok] for line in tokens for tok in line]
-    return _truncate(corpus, max_tokens), vocab
+    stream: list[str] = []
+    for line in tokenize(read_time_machine(), token):
+        if not line:
+            continue  # blank lines carry no tokens
+        if stream and token == "char":
+            stream.append(" ")  # a line break is white space: keep the words on either side apart
+        stream.extend(line)
+    vocab = Vocab(stream)
+    return _truncate(vocab[stream], max_tokens), vocab
 
 
 def load_corpus_jay_lyrics(max_tokens: int = -1) -> tuple[list[int], Vocab]:

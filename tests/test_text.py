@@ -86,8 +86,10 @@ def test_vocab_rejects_bad_reserved_tokens():
 def test_load_corpus_time_machine_char_and_word(lines):
     corpus, vocab = load_corpus_time_machine()
     assert len(vocab) == 28  # <unk>, space and 26 letters
-    assert len(corpus) == sum(len(line) for line in lines)
+    text = " ".join(line for line in lines if line)
+    assert "".join(vocab.to_tokens(corpus)) == text  # lines joined by one space: no glued words
     assert "".join(vocab.to_tokens(corpus[:29])) == "the time machine by h g wells"
+    assert "  " not in text and text.endswith("the heart of man")
     short, vocab2 = load_corpus_time_machine(max_tokens=1000)
     assert short == corpus[:1000] and vocab2.idx_to_token == vocab.idx_to_token
     words, wvocab = load_corpus_time_machine(token="word")
