@@ -74,7 +74,10 @@ def _check_tokens(X, vocab_size: int, who: str) -> None:
         raise TypeError(f"{who}: X must be a LongTensor of token ids, shape (batch, num_steps), got {got}")
     if X.dim() != 2:
         raise ValueError(f"{who}: X must have shape (batch, num_steps), got shape {tuple(X.shape)}")
-    if X.numel() and bool(((X < 0) | (X >= vocab_size)).any()):
+    # The range check reads the ids on the host. On a GPU that would stall every forward pass
+    # waiting for the device, so it runs for CPU tensors only; out-of-range ids on a GPU still
+    # fail, in the one-hot encoding (a device-side assertion).
+    if X.device.type == "cpu" and X.numel() and bool(((X < 0) | (X >= vocab_size)).any()):
         raise ValueError(f"{who}: token ids must lie in [0, vocab_size={vocab_size}), "
                          f"got ids from {int(X.min())} to {int(X.max())}")
 

@@ -3,6 +3,7 @@ import os
 import pathlib
 
 import pytest
+import torch
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 if "RNNCOURSE_DATA_DIR" not in os.environ and (_SHARED / "timemachine.txt").exists():
@@ -19,3 +20,12 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("RNNCOURSE_CACHE_DIR", None)
     else:
         os.environ["RNNCOURSE_CACHE_DIR"] = old
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """The test models are small: one thread is as fast, and keeps results independent of the core count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
