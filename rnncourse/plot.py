@@ -1,6 +1,7 @@
 """Plotting helpers: a consistent figure size, and a font that has Chinese glyphs."""
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Sequence
 
@@ -23,8 +24,9 @@ def set_figsize(figsize: tuple[float, float] = (6.0, 3.5)) -> None:
 
 
 def use_cjk_font() -> str:
-    """Make matplotlib draw Chinese characters: register Noto Sans CJK SC (shipped by the
-    ``mplfonts`` package) and put it first in the sans-serif list. Returns the font's name.
+    """Make matplotlib draw Chinese characters: register a CJK font and put it first in the
+    sans-serif list. Returns the font's name. The font is ``$RNNCOURSE_CJK_FONT`` (a font file)
+    when set, else Noto Sans CJK SC as shipped by the ``mplfonts`` package, else a system font.
 
     Raises ``RuntimeError`` (rather than drawing empty boxes) when no CJK font is found.
     """
@@ -32,6 +34,8 @@ def use_cjk_font() -> str:
     from matplotlib import font_manager
 
     candidates: list[pathlib.Path] = []
+    if os.environ.get("RNNCOURSE_CJK_FONT"):  # a font file of your own choice comes first
+        candidates.append(pathlib.Path(os.environ["RNNCOURSE_CJK_FONT"]))
     try:
         import mplfonts
 
