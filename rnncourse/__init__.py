@@ -3,12 +3,19 @@
 One module per job; import what a chapter needs from its module, e.g.
 ``from rnncourse.text import Vocab``.
 
-* ``data``      the corpus registry, verified downloads, the cache
-* ``text``      reading corpora, tokenization, ``Vocab``
-* ``sampling``  random and sequential minibatches of token sequences
-* ``utils``     seeding, device choice, a timer
-* ``plot``      figure helpers (a CJK font for Chinese text)
-* ``book``      ``show_source`` and ``glue`` for the notebooks
+* ``data``        the corpus registry, verified downloads, the cache
+* ``text``        reading corpora, tokenization, ``Vocab``
+* ``sampling``    random and sequential minibatches of token sequences
+* ``ngram``       Laplace-smoothed n-gram models, the train/valid/test split, Zipf fits
+* ``timeseries``  the noisy sine, lag features, 1-step/multi-step/k-step prediction
+* ``models``      scratch RNN/GRU/LSTM cells, deep and bidirectional stacks, language models
+* ``train``       the one training loop (``train_lm``), perplexity, clipping, checkpoints
+* ``generate``    ``predict``: text from a prefix, greedy or sampled
+* ``bptt``        the hand-derived backward pass of a linear RNN, gradient norms
+* ``cloze``       fill-in-the-blank data and models (where bidirectional RNNs are right)
+* ``utils``       seeding, device choice, a timer
+* ``plot``        figure helpers (a CJK font for Chinese text)
+* ``book``        ``show_source`` and ``glue`` for the notebooks
 """
 
 __version__ = "0.1.0"
