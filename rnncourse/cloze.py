@@ -1,0 +1,215 @@
+"""The cloze task of the deep and bidirectional chapter: predict a masked character from both sides.
+
+A window of ``window`` (odd) consecutive characters is cut out of the corpus; its middle
+character is replaced by a mask token and becomes the target::
+
+    text     t h e ␣ t i m e ␣ m a      (␣ is a space)
+    input    t h e ␣ t ▯ m e ␣ m a      (▯ is mask_index: <unk> by default, which never occurs in the text)
+    target             i
+
+The model reads the window with a recurrent network and classifies the masked character
+with a linear layer on top. Where it reads the output decides what it can know:
+
+* ``readout="mask"``: the output at the masked position. Bidirectional, that output joins the
+  forward direction (the left context) and the backward direction (the right context).
+  Unidirectional, it has read the left context only: the characters after the mask cannot
+  influence it at all.
+* ``readout="final"``: the final hidden state(s) of the last layer, after the whole window.
+  Unidirectional, this model has read both sides too, but must carry what it read before the
+  mask through everything after it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .train import grad_clipping
+
+__all__ = ["make_cloze_data", "ClozeModel", "num_cloze_parameters", "matching_hidden_size",
+           "train_cloze", "evaluate_cloze"]
+
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per layer and direction in torch.nn
+
+
+def _check_int(name: str, value, minimum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def make_cloze_data(corpus: Sequence[int], window: int, mask_index: int = 0,
+                    stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cloze examples from a token sequence: windows with their middle token masked.
+
+    Window i covers ``corpus[i * stride : i * stride + window]``; ``window`` must be odd (so
+    there is a middle) and at least 3 (so there is context on both sides). ``mask_index``
+    replaces the middle token; it must not occur in ``corpus``, or a masked position could
+    not be told from a real token (the default 0 is ``<unk>``, absent from the Time Machine).
+
+    Returns ``(X, y)``: X (num_windows, window) LongTensor with ``X[:, window // 2] ==
+    mask_index``, and y (num_windows,) LongTensor, the original middle tokens;
+    ``num_windows = (len(corpus) - window) // stride + 1``.
+    """
+    _check_int("window", window)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd, so that the masked token has as many tokens "
+                         f"on its left as on its right; got {window}")
+    if window < 3:
+        raise ValueError(f"window must be at least 3 (a token of context on each side of the mask), got {window}")
+    _check_int("stride", stride, 1)
+    _check_int("mask_index", mask_index, 0)
+    tokens = torch.as_tensor(list(corpus), dtype=torch.long)
+    if tokens.ndim != 1:
+        raise ValueError(f"corpus must be a flat sequence of token indices, got shape {tuple(tokens.shape)}")
+    if len(tokens) < window:
+        raise ValueError(f"a corpus of {len(tokens)} tokens is shorter than one window of {window}")
+    if bool((tokens == mask_index).any()):
+        raise ValueError(f"mask_index {mask_index} occurs in the corpus: a masked position could not "
+                         f"be told from a real token; use an index that never occurs (e.g. <unk>)")
+    X = tokens.unfold(0, window, stride).clone()  # (num_windows, window)
+    mid = window // 2
+    y = X[:, mid].clone()
+    X[:, mid] = mask_index
+    return X, y
+
+
+class ClozeModel(nn.Module):
+    """One-hot inputs -> a recurrent stack (torch.nn, uni- or bidirectional) -> a linear classifier.
+
+    ``forward(X)``: X (batch, window) LongTensor with an odd window, the mask in the middle;
+    returns logits (batch, vocab_size) for the masked token. ``readout`` picks the features
+    the classifier sees (see the module docstring): ``"mask"``, the last layer's output at the
+    masked position, (batch, num_directions * num_hiddens); or ``"final"``, the last layer's
+    final hidden state of each direction, concatenated, (batch, num_directions * num_hiddens).
+    """
+
+    def __init__(self, vocab_size: int, num_hiddens: int, bidirectional: bool = False,
+                 cell: str = "gru", num_layers: int = 1, readout: str = "mask") -> None:
+        super().__init__()
+        _check_int("vocab_size", vocab_size, 2)
+        _check_int("num_hiddens", num_hiddens, 1)
+        _check_int("num_layers", num_layers, 1)
+        if cell not in _CELLS:
+            raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_CELLS)}")
+        if readout not in ("mask", "final"):
+            raise ValueError(f"unknown readout {readout!r}: use 'mask' or 'final'")
+        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.cell, self.readout = cell, readout
+        self.num_directions = 2 if bidirectional else 1
+        self.rnn = _CELLS[cell](vocab_size, num_hiddens, num_layers=num_layers, bidirectional=bidirectional)
+        self.linear = nn.Linear(self.num_directions * num_hiddens, vocab_size)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        if X.ndim != 2 or X.dtype != torch.long:
+            raise ValueError(f"X must be a (batch, window) LongTensor of token indices, "
+                             f"got {X.dtype} of shape {tuple(X.shape)}")
+        window = X.shape[1]
+        if window % 2 == 0:
+            raise ValueError(f"the window must be odd (mask in the middle), got {window}")
+        inputs = F.one_hot(X.T, self.vocab_size).float()  # (window, batch, vocab_size)
+        outputs, state = self.rnn(inputs)  # outputs: (window, batch, num_directions * num_hiddens)
+        if self.readout == "mask":
+            features = outputs[window // 2]
+        else:
+            H = state[0] if self.cell == "lstm" else state  # (num_layers * num_directions, batch, h)
+            # the last layer's directions, forward then backward: (batch, num_directions * h)
+            features = torch.cat(list(H[-self.num_directions:]), dim=1)
+        return self.linear(features)  # (batch, vocab_size)
+
+
+def num_cloze_parameters(vocab_size: int, num_hiddens: int, bidirectional: bool = False,
+                         cell: str = "gru", num_layers: int = 1) -> int:
+    """The number of parameters of ``ClozeModel(vocab_size, num_hiddens, bidirectional, cell,
+    num_layers)``, by formula: per layer and direction, ``gates * (h * inputs + h * h + 2 * h)``
+    (torch.nn keeps two bias vectors), then the classifier ``(d * h + 1) * vocab_size``."""
+    if cell not in _GATES:
+        raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_GATES)}")
+    d, h, g = (2 if bidirectional else 1), num_hiddens, _GATES[cell]
+    total, num_inputs = 0, vocab_size
+    for _ in range(num_layers):
+        total += d * g * (h * num_inputs + h * h + 2 * h)
+        num_inputs = d * h  # the next layer reads both directions' outputs
+    return total + (d * h + 1) * vocab_size
+
+
+def matching_hidden_size(vocab_size: int, num_hiddens: int, cell: str = "gru", num_layers: int = 1) -> int:
+    """The hidden size of the unidirectional ClozeModel whose parameter count is closest to that
+    of the bidirectional one with ``num_hiddens`` per direction (for a fair comparison)."""
+    _check_int("num_hiddens", num_hiddens, 1)
+    target = num_cloze_parameters(vocab_size, num_hiddens, True, cell, num_layers)
+    candidates = range(num_hiddens, 2 * num_hiddens + 1)  # the count grows with h: the match lies in here
+    return min(candidates, key=lambda h: abs(num_cloze_parameters(vocab_size, h, False, cell, num_layers) - target))
+
+
+def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: int,
+                batch_size: int = 128, lr: float = 0.01, theta: float = 1.0,
+                device: torch.device | None = None, log_every: int = 50) -> dict:
+    """Train ``net`` with Adam on random minibatches of the cloze examples ``(X, y)``.
+
+    X (num_examples, window), y (num_examples,). Each update draws ``batch_size`` example
+    indices uniformly at random (from torch's generator: seed it for reproducibility), clips
+    the gradients to a global norm of ``theta`` (``rnncourse.train.grad_clipping``) and takes
+    one Adam step with learning rate ``lr``.
+    Returns a history dict: ``loss`` (mean training cross-entropy over each ``log_every``
+    updates), ``seconds``, ``examples_per_sec``.
+    """
+    _check_int("num_updates", num_updates, 1)
+    _check_int("batch_size", batch_size, 1)
+    _check_int("log_every", log_every, 1)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"need X (num_examples, window) and y (num_examples,), "
+                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
+    device = device if device is not None else next(net.parameters()).device
+    net.to(device).train()
+    X, y = X.to(device), y.to(device)  # once: the examples are small
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    losses, running = [], 0.0
+    start = time.perf_counter()
+    for step in range(1, num_updates + 1):
+        idx = torch.randint(0, X.shape[0], (batch_size,)).to(device)  # drawn on the CPU: same on any device
+        logits = net(X[idx])  # (batch_size, vocab_size)
+        loss = F.cross_entropy(logits, y[idx])
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"the loss became {loss.item()} at update {step}: lower the learning rate")
+        optimizer.zero_grad()
+        loss.backward()
+        grad_clipping(net, theta)
+        optimizer.step()
+        running += loss.item()
+        if step % log_every == 0:
+            losses.append(running / log_every)
+            running = 0.0
+    seconds = time.perf_counter() - start
+    return {"loss": losses, "seconds": seconds, "examples_per_sec": num_updates * batch_size / seconds}
+
+
+@torch.no_grad()
+def evaluate_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048,
+                   device: torch.device | None = None) -> dict:
+    """Accuracy, mean cross-entropy (nats) and perplexity ``exp(cross-entropy)`` of ``net`` on
+    every cloze example ``(X, y)``: X (num_examples, window), y (num_examples,)."""
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] == 0:
+        raise ValueError(f"need a non-empty X (num_examples, window) and y (num_examples,), "
+                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
+    device = device if device is not None else next(net.parameters()).device
+    was_training = net.training
+    net.to(device).eval()
+    total_loss, correct = 0.0, 0
+    try:
+        for i in range(0, X.shape[0], batch_size):
+            logits = net(X[i:i + batch_size].to(device))  # (batch, vocab_size)
+            target = y[i:i + batch_size].to(device)
+            total_loss += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == target).sum().item()
+    finally:
+        net.train(was_training)
+    cross_entropy = total_loss / X.shape[0]
+    return {"accuracy": correct / X.shape[0], "cross_entropy": cross_entropy,
+            "perplexity": math.exp(cross_entropy)}
