@@ -1,0 +1,88 @@
+"""benchmarks/lm_quality.py: the held-out evaluation stream and the command line (no training, no timing)."""
+import importlib.util
+import pathlib
+
+import pytest
+import torch
+
+from rnncourse.models import RNNModel, RNNModelScratch
+from rnncourse.ngram import train_valid_test_split
+from rnncourse.text import load_corpus_time_machine
+from rnncourse.train import evaluate_perplexity
+
+_PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lm_quality.py"
+_spec = importlib.util.spec_from_file_location("lm_quality", _PATH)
+lm_quality = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lm_quality)
+
+
+@pytest.fixture(scope="module")
+def test_tail():
+    corpus, vocab = load_corpus_time_machine(-1, "char")
+    return train_valid_test_split(corpus)[2], vocab
+
+
+def test_one_stream_predicts_every_token_of_the_tail_in_order(test_tail):
+    tail, _ = test_tail
+    batches = lm_quality.stream_batches(tail, rows=1, chunk=500)
+    X = torch.cat([x for x, _ in batches], dim=1)
+    Y = torch.cat([y for _, y in batches], dim=1)
+    assert X.shape == Y.shape == (1, len(tail) - 1)
+    assert X[0].tolist() == tail[:-1] and Y[0].tolist() == tail[1:]
+    assert all(x.shape[1] <= 500 for x, _ in batches)
+
+
+def test_rows_are_contiguous_streams(test_tail):
+    tail, _ = test_tail
+    rows = 8
+    length = (len(tail) - 1) // rows
+    batches = lm_quality.stream_batches(tail, rows=rows, chunk=300)
+    X = torch.cat([x for x, _ in batches], dim=1)
+    Y = torch.cat([y for _, y in batches], dim=1)
+    for r in range(rows):
+        assert X[r].tolist() == tail[r * length:(r + 1) * length]
+        assert Y[r].tolist() == tail[r * length + 1:(r + 1) * length + 1]
+    assert len(tail) - 1 - rows * length < rows  # fewer than `rows` targets are left out
+    with pytest.raises(ValueError, match="too few"):
+        lm_quality.stream_batches(tail[:5], rows=8)
+
+
+def test_chunked_evaluation_carries_the_state(test_tail):
+    # reading the tail in chunks, the state carried over, must score exactly what one pass does
+    tail, vocab = test_tail
+    tail = tail[:1201]
+    torch.manual_seed(0)
+    whole = [(torch.tensor([tail[:-1]]), torch.tensor([tail[1:]]))]
+    for implementation in ("scratch", "concise"):
+        net = lm_quality.build_model(implementation, "lstm", 2, 16, 0.2, len(vocab))
+        assert isinstance(net, RNNModelScratch if implementation == "scratch" else RNNModel)
+        for p in net.parameters():  # weights large enough for the state to matter
+            torch.nn.init.normal_(p, std=0.5)
+        chunked = evaluate_perplexity(net, lm_quality.stream_batches(tail, rows=1, chunk=100))
+        assert chunked == pytest.approx(evaluate_perplexity(net, whole), rel=1e-5)
+        reset = _ResetEveryChunk(lm_quality.stream_batches(tail, rows=1, chunk=100))
+        assert evaluate_perplexity(net, reset) != pytest.approx(chunked, rel=1e-3)  # the state does matter
+
+
+class _ResetEveryChunk(list):
+    """Minibatches that evaluate_perplexity must start from a fresh state (random-sampling style)."""
+    use_random_iter = True
+
+
+def test_one_layer_models_have_no_dropout():
+    assert lm_quality.build_model("concise", "gru", 1, 8, 0.5, 28).rnn.dropout == 0.0
+    assert lm_quality.build_model("concise", "gru", 2, 8, 0.5, 28).rnn.dropout == 0.5
+
+
+def test_command_line_rejects_unknown_models_and_bad_budgets(capsys):
+    for argv in (["--models", "lstm,best"], ["--table-seconds", "0"], ["--threads", "0"]):
+        with pytest.raises(SystemExit):
+            lm_quality.parse_args(argv)
+    args = lm_quality.parse_args(["--quick", "--models", "gru_concise,best"])
+    assert args.models == ["gru_concise", "best"] and args.out is None  # --quick writes no file by default
+    assert lm_quality.parse_args([]).out == lm_quality.RESULTS  # only the full comparison replaces the file
+    assert lm_quality.parse_args(["--models", "best"]).out is None
+    assert lm_quality.parse_args(["--recipe", "cell=gru,num_hiddens=320"]).recipe["num_hiddens"] == 320
+    for bad in ("cell=cnn", "hidden=3", "dropout=lots"):
+        with pytest.raises(SystemExit):
+            lm_quality.parse_args(["--recipe", bad])
