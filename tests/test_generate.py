@@ -11,15 +11,6 @@ from rnncourse.train import train_lm
 from rnncourse.utils import set_seed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one thread is faster than two fighting over a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def char_vocab():
     return load_corpus_time_machine(max_tokens=1)[1]

@@ -20,15 +20,6 @@ from rnncourse.train import (PlainSGD, evaluate_perplexity, grad_clipping, load_
 from rnncourse.utils import set_seed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one thread is faster than two fighting over a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def time_machine():
     """Sequential minibatches (32 x 35) of the first 10,000 characters, and the vocabulary."""
