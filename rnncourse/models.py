@@ -37,6 +37,7 @@ __all__ = [
     "RNNModelScratch",
     "RNNModel",
     "CELLS",
+    "input_projection",
     "scale_grad",
     "copy_from_torch",
 ]
@@ -93,6 +94,17 @@ def _zeros(*shape: int) -> nn.Parameter:
 def _zero_state(like: torch.Tensor, device, *shape: int) -> torch.Tensor:
     """Zeros of ``shape`` with the dtype of ``like`` (a parameter), on ``device`` (default: like's)."""
     return torch.zeros(*shape, dtype=like.dtype, device=like.device if device is None else device)
+
+
+def input_projection(inputs: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``X_t W + b`` for every time step in one matrix product.
+
+    inputs (num_steps, batch, num_inputs), W (num_inputs, num_hiddens), b (num_hiddens,)
+    -> (num_steps, batch, num_hiddens). Only the recurrent terms ``H_{t-1} W_h*`` must wait
+    for the previous step, so the cells compute their input terms up front with this.
+    """
+    num_steps, batch_size, num_inputs = inputs.shape
+    return torch.addmm(b, inputs.reshape(-1, num_inputs), W).reshape(num_steps, batch_size, W.shape[1])
 
 
 def scale_grad(H: torch.Tensor, xi: float) -> torch.Tensor:
@@ -171,10 +183,9 @@ class RNNScratch(nn.Module):
         num_steps, batch_size, _ = inputs.shape
         H = self.begin_state(batch_size, inputs.device) if state is None else state
         _check_hidden(H, batch_size, self.num_hiddens, "RNNScratch")
-        # The input term X_t W_xh + b_h of every step in one matrix product, (num_steps, batch, num_hiddens);
+        # The input term X_t W_xh + b_h of every step at once, (num_steps, batch, num_hiddens);
         # only the recurrent term H_{t-1} W_hh has to wait for the previous step.
-        X = inputs.reshape(-1, self.num_inputs)  # (num_steps * batch, num_inputs)
-        XW = torch.addmm(self.b_h, X, self.W_xh).reshape(num_steps, batch_size, self.num_hiddens)
+        XW = input_projection(inputs, self.W_xh, self.b_h)
         xis = self.grad_factors(num_steps)
         outputs = []
         for t, XW_t in enumerate(XW.unbind(0)):  # unbind: one view per step, a cheap backward
@@ -226,17 +237,13 @@ class GRUScratch(nn.Module):
         """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None (zeros)
         -> outputs (num_steps, batch, num_hiddens), final H (batch, num_hiddens)."""
         _check_inputs(inputs, self.num_inputs, self.W_hh.dtype, "GRUScratch")
-        num_steps, batch_size, _ = inputs.shape
+        batch_size = inputs.shape[1]
         H = self.begin_state(batch_size, inputs.device) if state is None else state
         _check_hidden(H, batch_size, self.num_hiddens, "GRUScratch")
-        X = inputs.reshape(-1, self.num_inputs)
-
-        def input_term(W, b):  # X_t W + b for every step at once: (num_steps, batch, num_hiddens)
-            return torch.addmm(b, X, W).reshape(num_steps, batch_size, -1)
-
-        XZ = input_term(self.W_xz, self.b_z)
-        XR = input_term(self.W_xr, self.b_r)
-        XH = input_term(self.W_xh, self.b_h)
+        # X_t W + b of every step at once, each (num_steps, batch, num_hiddens)
+        XZ = input_projection(inputs, self.W_xz, self.b_z)
+        XR = input_projection(inputs, self.W_xr, self.b_r)
+        XH = input_projection(inputs, self.W_xh, self.b_h)
         outputs = []
         for XZ_t, XR_t, XH_t in zip(XZ.unbind(0), XR.unbind(0), XH.unbind(0)):  # one step at a time
             # torch.addmm(A, B, C) = A + B @ C in one operation
@@ -289,7 +296,7 @@ class LSTMScratch(nn.Module):
         """inputs (num_steps, batch, num_inputs), state (H, C) or None (zeros)
         -> outputs (num_steps, batch, num_hiddens), final (H, C), each (batch, num_hiddens)."""
         _check_inputs(inputs, self.num_inputs, self.W_hi.dtype, "LSTMScratch")
-        num_steps, batch_size, _ = inputs.shape
+        batch_size = inputs.shape[1]
         if state is None:
             state = self.begin_state(batch_size, inputs.device)
         if not isinstance(state, (tuple, list)) or len(state) != 2:
@@ -297,13 +304,9 @@ class LSTMScratch(nn.Module):
         H, C = state
         _check_hidden(H, batch_size, self.num_hiddens, "LSTMScratch", "state H")
         _check_hidden(C, batch_size, self.num_hiddens, "LSTMScratch", "state C")
-        X = inputs.reshape(-1, self.num_inputs)
-
-        def input_term(W, b):  # X_t W + b for every step at once: (num_steps, batch, num_hiddens)
-            return torch.addmm(b, X, W).reshape(num_steps, batch_size, -1)
-
-        XI, XF = input_term(self.W_xi, self.b_i), input_term(self.W_xf, self.b_f)
-        XO, XC = input_term(self.W_xo, self.b_o), input_term(self.W_xc, self.b_c)
+        # X_t W + b of every step at once, each (num_steps, batch, num_hiddens)
+        XI, XF = input_projection(inputs, self.W_xi, self.b_i), input_projection(inputs, self.W_xf, self.b_f)
+        XO, XC = input_projection(inputs, self.W_xo, self.b_o), input_projection(inputs, self.W_xc, self.b_c)
         outputs = []
         for XI_t, XF_t, XO_t, XC_t in zip(XI.unbind(0), XF.unbind(0), XO.unbind(0), XC.unbind(0)):
             # torch.addmm(A, B, C) = A + B @ C in one operation
