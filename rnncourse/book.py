@@ -4,15 +4,21 @@
 from the installed package (``inspect.getsource``), so the page shows exactly the code
 the tests run. ``glue(name, value)`` stores a value computed in the notebook so the prose
 can cite it with ``{glue:text}`name:.2f` ``; outside a Jupyter Book build (Colab, a bare
-Jupyter) it falls back to doing nothing.
+Jupyter) it falls back to doing nothing. ``record_device(device)``, called once in a hidden
+cell of every chapter, glues the device the chapter ran on and the torch and CUDA versions
+(``device_info(device)``); the book's Execution statistics page lists them per chapter.
 """
 from __future__ import annotations
 
 import inspect
 import pathlib
+import platform
 from typing import Any
 
-__all__ = ["show_source", "source_markdown", "glue"]
+import torch
+
+__all__ = ["show_source", "source_markdown", "glue", "device_info", "record_device",
+           "DEVICE_GLUE_KEYS"]
 
 _PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -52,3 +58,74 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+# The glue names record_device writes, read back by the book's _ext/execution_devices.py
+# (the device column of the Execution statistics page). Prose may cite them too:
+# {glue:text}`rnncourse_device`.
+DEVICE_GLUE_KEYS = {"device": "rnncourse_device", "torch": "rnncourse_torch",
+                    "cuda": "rnncourse_cuda"}
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_info(device: torch.device | str) -> dict[str, str]:
+    """What a run on ``device`` ran on, as strings: ``{"device", "torch", "cuda"}``.
+
+    ``device`` is ``"CPU (<model>, <n> threads)"`` or ``"<GPU name> (cuda:<i>)"``;
+    ``torch`` is ``torch.__version__`` (``2.13.0+cpu``, ``2.13.0+cu128``); ``cuda`` is the
+    CUDA version torch was built with and cuDNN's, or ``"none"`` for a CPU build.
+    Raises TypeError for anything but a ``torch.device`` or a device string, and
+    ValueError for a CUDA device this machine does not have.
+    """
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', "
+                             f"got {device!r}") from error
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a string such as 'cuda:0', "
+                        f"got {type(device).__name__}")
+    if device.type == "cpu":
+        name = f"CPU ({_cpu_name()}, {torch.get_num_threads()} threads)"
+    elif device.type == "cuda":
+        index = 0 if device.index is None else device.index
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+        name = f"{torch.cuda.get_device_name(index)} (cuda:{index})"
+    else:
+        raise ValueError(f"device type {device.type!r} is not supported; expected cpu or cuda")
+    if torch.version.cuda is None:
+        cuda = "none"
+    else:
+        cudnn = torch.backends.cudnn.version()
+        cuda = torch.version.cuda + (f", cuDNN {cudnn}" if cudnn else "")
+    return {"device": name, "torch": torch.__version__, "cuda": cuda}
+
+
+def record_device(device: torch.device | str) -> None:
+    """Glue the device this chapter ran on, and the torch and CUDA versions, for the book.
+
+    Call once per chapter, in a cell tagged ``remove-cell``, after ``device = try_gpu()``::
+
+        record_device(device)
+
+    It stores ``rnncourse_device``, ``rnncourse_torch`` and ``rnncourse_cuda`` (see
+    ``device_info``) as glue data of the notebook; the Execution statistics page shows them
+    per chapter. Returns nothing, so it prints nothing as a cell's last line.
+    """
+    info = device_info(device)
+    for field, key in DEVICE_GLUE_KEYS.items():
+        glue(key, info[field])
