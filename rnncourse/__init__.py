@@ -13,6 +13,8 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``generate``    ``predict``: text from a prefix, greedy or sampled
 * ``bptt``        the hand-derived backward pass of a linear RNN, gradient norms
 * ``cloze``       fill-in-the-blank data and models (where bidirectional RNNs are right)
+* ``translation`` the English–French pairs, arrays and minibatches, the split grouped by English sentence
+* ``bleu``        the notes' sentence BLEU and standard corpus BLEU (equal to sacrebleu)
 * ``utils``       seeding, device choice, a timer
 * ``plot``        figure helpers (a CJK font for Chinese text)
 * ``book``        ``show_source`` and ``glue`` for the notebooks
