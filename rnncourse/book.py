@@ -98,7 +98,8 @@ def device_info(device: torch.device | str) -> dict[str, str]:
         raise TypeError(f"device must be a torch.device or a string such as 'cuda:0', "
                         f"got {type(device).__name__}")
     if device.type == "cpu":
-        name = f"CPU ({_cpu_name()}, {torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        name = f"CPU ({_cpu_name()}, {threads} thread{'' if threads == 1 else 's'})"
     elif device.type == "cuda":
         index = 0 if device.index is None else device.index
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
