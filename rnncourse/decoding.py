@@ -1,0 +1,322 @@
+"""Decoding a trained encoder–decoder: greedy search, beam search, exhaustive search.
+
+Every search takes the source as a list of token ids (normally ending in ``<eos>``),
+encodes it once, and extends candidate outputs y_1 ... y_L one token at a time, starting
+from ``<bos>``. A candidate ends at its ``<eos>`` (which is counted in L) or after
+``num_steps`` tokens, and is scored as in the notes::
+
+    score(y) = (1 / L**alpha) * sum_t log p(y_t | y_<t, c)
+
+``alpha = 0`` ranks by the total log-probability, which favours short outputs (every token
+adds a negative term); dividing by L**alpha with ``alpha > 0`` compensates for that.
+Returned tokens are strings without the leading ``<bos>`` and without the final ``<eos>``.
+
+The net is any ``rnncourse.seq2seq.EncoderDecoder``: ``net.encoder(X, valid_len)``,
+``net.decoder.init_state(enc_outputs, valid_len)``, ``net.decoder(X, state)`` returning
+logits (B, T, V), and ``net.decoder.select_state(state, index)``. Beam search decodes all
+its hypotheses in one decoder call per step (they are the rows of one minibatch).
+Searches run in eval mode (no dropout) without gradients; the net's mode is restored.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .text import Vocab
+
+__all__ = [
+    "candidate_score",
+    "greedy_search",
+    "beam_candidates",
+    "beam_search",
+    "count_candidates",
+    "exhaustive_search",
+    "source_ids",
+    "predict_seq2seq",
+    "MAX_EXHAUSTIVE_CANDIDATES",
+]
+
+MAX_EXHAUSTIVE_CANDIDATES = 1_000_000
+
+
+# --------------------------------------------------------------------------- checks and helpers
+
+def candidate_score(log_prob_sum: float, length: int, alpha: float = 0.75) -> float:
+    """The notes' score of a candidate of ``length`` tokens (its ``<eos>`` included) whose
+    log-probabilities sum to ``log_prob_sum``: ``log_prob_sum / length**alpha``."""
+    if length < 1:
+        raise ValueError(f"a candidate has at least one token (its <eos>), got length {length}")
+    return log_prob_sum / length ** alpha
+
+
+def _check_alpha(alpha: float) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0 (0: rank by total log-probability), got {alpha!r}")
+
+
+def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int) -> list[int]:
+    if not isinstance(tgt_vocab, Vocab):
+        raise TypeError(f"tgt_vocab must be an rnncourse.text.Vocab, got {type(tgt_vocab).__name__}")
+    for token in ("<bos>", "<eos>"):
+        if token not in tgt_vocab:
+            raise ValueError(f"the target vocabulary has no {token!r} token: decoding starts at <bos> and ends "
+                             "at <eos>")
+    if not all(hasattr(net, part) for part in ("encoder", "decoder")):
+        raise TypeError(f"net must be an encoder–decoder (rnncourse.seq2seq.EncoderDecoder), "
+                        f"got {type(net).__name__}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps (the longest output, in tokens) must be a positive integer, got {num_steps!r}")
+    if isinstance(src_tokens, torch.Tensor):
+        src_tokens = src_tokens.tolist()
+    if isinstance(src_tokens, str) or not isinstance(src_tokens, Sequence):
+        raise TypeError("src_tokens must be a list of source token ids (ending in <eos>); for a sentence, "
+                        "use predict_seq2seq or source_ids")
+    src = list(src_tokens)
+    if not src:
+        raise ValueError("the source is empty: pass at least one token id (a sentence's ids end in <eos>)")
+    if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in src):
+        raise ValueError(f"src_tokens must be non-negative integer token ids, got {src_tokens!r}")
+    encoder_vocab = getattr(net.encoder, "vocab_size", None)
+    if encoder_vocab is not None and max(src) >= encoder_vocab:
+        raise ValueError(f"source token id {max(src)} is outside the encoder's vocabulary of {encoder_vocab}")
+    decoder_vocab = getattr(net.decoder, "vocab_size", None)
+    if decoder_vocab is not None and decoder_vocab != len(tgt_vocab):
+        raise ValueError(f"the decoder predicts {decoder_vocab} tokens but tgt_vocab has {len(tgt_vocab)}")
+    return src
+
+
+def _device(net: nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        net.to(device)
+        return torch.device(device)
+    for p in net.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _eval_mode(net: nn.Module) -> Iterator[None]:
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        net.train(was_training)
+
+
+def _encode(net: nn.Module, src: list[int], device: torch.device):
+    """The decoder's first state for one source sentence (a batch of one)."""
+    X = torch.tensor([src], dtype=torch.long, device=device)  # (1, S)
+    valid_len = torch.tensor([len(src)], device=device)
+    return net.decoder.init_state(net.encoder(X, valid_len), valid_len)
+
+
+def _step(net: nn.Module, last: torch.Tensor, state) -> tuple[torch.Tensor, object]:
+    """One decoder step for a batch of hypotheses: last tokens (n,) -> log p (n, V), state."""
+    logits, state = net.decoder(last.unsqueeze(1), state)  # (n, 1, V)
+    return torch.log_softmax(logits[:, 0].double(), dim=-1), state
+
+
+def _tokens(ids: list[int], tgt_vocab: Vocab) -> list[str]:
+    """Token strings without the final <eos>."""
+    if ids and ids[-1] == tgt_vocab["<eos>"]:
+        ids = ids[:-1]
+    return tgt_vocab.to_tokens(ids)
+
+
+# --------------------------------------------------------------------------- greedy search
+
+def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
+                  device: str | torch.device | None = None, alpha: float = 0.75) -> tuple[list[str], float]:
+    """At every step the most likely next token, until ``<eos>`` or ``num_steps`` tokens.
+
+    Returns ``(tokens, score)``: the output tokens (without ``<eos>``) and the notes'
+    score ``(1 / L**alpha) * sum log p`` of the output, L counting the ``<eos>``.
+    """
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
+    _check_alpha(alpha)
+    device = _device(net, device)
+    eos = tgt_vocab["<eos>"]
+    ids: list[int] = []
+    log_prob_sum = 0.0
+    with _eval_mode(net):
+        state = _encode(net, src, device)
+        last = torch.tensor([tgt_vocab["<bos>"]], device=device)
+        for _ in range(num_steps):
+            log_probs, state = _step(net, last, state)  # (1, V)
+            y = int(log_probs[0].argmax())
+            log_prob_sum += float(log_probs[0, y])
+            ids.append(y)
+            if y == eos:
+                break
+            last = torch.tensor([y], device=device)
+    return _tokens(ids, tgt_vocab), candidate_score(log_prob_sum, len(ids), alpha)
+
+
+# --------------------------------------------------------------------------- beam search
+
+def _check_beam_size(beam_size: int) -> None:
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be an integer >= 1 (1 is greedy search), got {beam_size!r}")
+
+
+def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
+                    beam_size: int, device: str | torch.device | None = None) -> list[tuple[list[int], float, int]]:
+    """Every finished candidate of a beam search: ``(ids, log_prob_sum, length)`` each,
+    ``ids`` the output token ids (ending in ``<eos>`` unless cut at ``num_steps``).
+
+    At every step the live hypotheses (at most ``beam_size``) are extended by every token
+    in one decoder call, and the ``beam_size`` extensions of highest total log-probability
+    are kept; those that end in ``<eos>`` (or reach ``num_steps`` tokens) become candidates,
+    the others stay live. The search does not depend on alpha: only the final choice
+    among the candidates does (``beam_search``), so one search serves every alpha.
+    """
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
+    _check_beam_size(beam_size)
+    device = _device(net, device)
+    eos = tgt_vocab["<eos>"]
+    finished: list[tuple[list[int], float, int]] = []
+    with _eval_mode(net):
+        state = _encode(net, src, device)
+        live_ids: list[list[int]] = [[]]
+        live_sums = torch.zeros(1, dtype=torch.float64, device=device)  # (n,) total log p of each hypothesis
+        last = torch.tensor([tgt_vocab["<bos>"]], device=device)
+        for step in range(num_steps):
+            log_probs, state = _step(net, last, state)  # (n, V)
+            totals = (live_sums[:, None] + log_probs).reshape(-1)  # (n * V,)
+            best = torch.topk(totals, min(beam_size, totals.numel()))
+            vocab_size = log_probs.shape[1]
+            keep_rows, keep_ids, keep_sums = [], [], []
+            for total, flat in zip(best.values.tolist(), best.indices.tolist()):
+                row, y = divmod(flat, vocab_size)
+                ids = live_ids[row] + [y]
+                if y == eos or step == num_steps - 1:
+                    finished.append((ids, total, len(ids)))
+                else:
+                    keep_rows.append(row)
+                    keep_ids.append(ids)
+                    keep_sums.append(total)
+            if not keep_rows:
+                break
+            index = torch.tensor(keep_rows, device=device)
+            state = net.decoder.select_state(state, index)
+            live_ids = keep_ids
+            live_sums = torch.tensor(keep_sums, dtype=torch.float64, device=device)
+            last = torch.tensor([ids[-1] for ids in keep_ids], device=device)
+    return finished
+
+
+def beam_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int, beam_size: int,
+                alpha: float = 0.75, device: str | torch.device | None = None) -> list[tuple[list[str], float]]:
+    """Beam search (``beam_candidates``) with the candidates ranked by the notes' score
+    ``(1 / L**alpha) * sum log p``: a list of ``(tokens, score)``, best first (at most
+    ``beam_size * num_steps`` of them). ``beam_size=1`` is greedy search."""
+    _check_alpha(alpha)
+    candidates = beam_candidates(net, src_tokens, tgt_vocab, num_steps, beam_size, device)
+    scored = [(_tokens(ids, tgt_vocab), candidate_score(total, length, alpha)) for ids, total, length in candidates]
+    # sorted() is stable: equal scores keep the search's order (higher total log p first)
+    return sorted(scored, key=lambda pair: pair[1], reverse=True)
+
+
+# --------------------------------------------------------------------------- exhaustive search
+
+def count_candidates(vocab_size: int, num_steps: int) -> int:
+    """How many outputs exhaustive search scores: every sequence that ends at its first
+    ``<eos>`` (after 1 ... num_steps - 1 other tokens... ) or runs to ``num_steps`` tokens:
+    Σ_{l=1}^{T-1} (V-1)^(l-1) + V (V-1)^(T-1), with V = ``vocab_size`` and T = ``num_steps``."""
+    ended_early = sum((vocab_size - 1) ** (length - 1) for length in range(1, num_steps))
+    return ended_early + vocab_size * (vocab_size - 1) ** (num_steps - 1)
+
+
+def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
+                      alpha: float = 0.75, device: str | torch.device | None = None,
+                      max_candidates: int = MAX_EXHAUSTIVE_CANDIDATES) -> tuple[list[str], float]:
+    """Score every possible output (``count_candidates(len(tgt_vocab), num_steps)`` of them)
+    and return the best ``(tokens, score)``. Refuses with ``ValueError`` when there are more
+    than ``max_candidates`` (a million by default): the count grows as V**num_steps."""
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
+    _check_alpha(alpha)
+    vocab_size = len(tgt_vocab)
+    count = count_candidates(vocab_size, num_steps)
+    if count > max_candidates:
+        raise ValueError(f"exhaustive search would score {count:.3g} candidates ({vocab_size} tokens, "
+                         f"num_steps={num_steps}), more than max_candidates={max_candidates}: use beam_search")
+    device = _device(net, device)
+    eos = tgt_vocab["<eos>"]
+    best_ids, best_score = None, -math.inf
+    with _eval_mode(net):
+        state = _encode(net, src, device)
+        # every live prefix (none has ended): rows of one batch, with their total log p
+        prefixes = torch.empty((1, 0), dtype=torch.long, device=device)  # (n, t)
+        sums = torch.zeros(1, dtype=torch.float64, device=device)
+        last = torch.tensor([tgt_vocab["<bos>"]], device=device)
+        for step in range(num_steps):
+            log_probs, state = _step(net, last, state)  # (n, V)
+            totals = sums[:, None] + log_probs  # (n, V): every prefix extended by every token
+            length = step + 1
+            # the candidates that end here: those extended by <eos>, and all of them at the last step
+            ending = totals if step == num_steps - 1 else totals[:, eos:eos + 1]
+            if ending.numel():
+                flat = int(ending.reshape(-1).argmax())
+                score = candidate_score(float(ending.reshape(-1)[flat]), length, alpha)
+                if score > best_score:
+                    row, column = divmod(flat, ending.shape[1])
+                    token = column if step == num_steps - 1 else eos
+                    best_ids, best_score = prefixes[row].tolist() + [token], score
+            if step == num_steps - 1:
+                break
+            # the live prefixes of the next step: every row extended by every token but <eos>
+            tokens = torch.tensor([y for y in range(vocab_size) if y != eos], device=device)
+            rows = torch.arange(prefixes.shape[0], device=device).repeat_interleave(len(tokens))
+            columns = tokens.repeat(prefixes.shape[0])
+            sums = totals[rows, columns]
+            prefixes = torch.cat((prefixes[rows], columns[:, None]), dim=1)
+            state = net.decoder.select_state(state, rows)
+            last = columns
+    return _tokens(best_ids, tgt_vocab), best_score
+
+
+# --------------------------------------------------------------------------- sentences
+
+def source_ids(src_sentence: str | Sequence[str], src_vocab: Vocab, num_steps: int) -> list[int]:
+    """The source ids the encoder reads for a sentence: ``preprocess_nmt`` (lower case,
+    spaces before punctuation), split on spaces, each word's id (a word missing from
+    ``src_vocab`` becomes ``<unk>``), then ``<eos>``, cut to ``num_steps`` as in training
+    (``build_array_nmt``). A token list is taken as already tokenized."""
+    from .translation import preprocess_nmt
+
+    if not isinstance(src_vocab, Vocab):
+        raise TypeError(f"src_vocab must be an rnncourse.text.Vocab, got {type(src_vocab).__name__}")
+    if "<eos>" not in src_vocab:
+        raise ValueError("the source vocabulary has no '<eos>' token")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if isinstance(src_sentence, str):
+        words = preprocess_nmt(src_sentence).split()
+    elif isinstance(src_sentence, Sequence) and all(isinstance(w, str) for w in src_sentence):
+        words = list(src_sentence)
+    else:
+        raise TypeError(f"the source must be a sentence (str) or a list of words, got {type(src_sentence).__name__}")
+    if not words:
+        raise ValueError(f"the source sentence {src_sentence!r} has no words: there is nothing to translate")
+    return (src_vocab[words] + [src_vocab["<eos>"]])[:num_steps]
+
+
+def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                    device: str | torch.device | None = None, beam_size: int = 1, alpha: float = 0.75) -> str:
+    """Translate one sentence: ``source_ids`` (unknown words become ``<unk>``), then greedy
+    search (``beam_size=1``) or the best candidate of ``beam_search``; the output tokens
+    joined by spaces (``<eos>`` left out). An empty sentence raises ``ValueError``."""
+    _check_beam_size(beam_size)
+    _check_alpha(alpha)
+    src = source_ids(src_sentence, src_vocab, num_steps)
+    if beam_size == 1:
+        tokens, _ = greedy_search(net, src, tgt_vocab, num_steps, device, alpha=alpha)
+    else:
+        tokens, _ = beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha, device)[0]
+    return " ".join(tokens)
