@@ -1,0 +1,439 @@
+"""The one training loop of the book: every task supplies only its loss on one minibatch.
+
+    def batch_loss(batch) -> tuple[torch.Tensor, int]:
+        ...                          # move the batch to the device, forward pass
+        return mean_loss, num_tokens # a differentiable 0-d tensor: the MEAN over num_tokens
+
+    history = fit(net, train_iter, batch_loss, num_epochs, optimizer, evaluate=valid_metric)
+
+``fit`` does the rest, the same way for the language models (``train.train_lm``), the
+cloze task (``cloze.train_cloze``), the time-series regressor
+(``timeseries.train_regressor``) and sequence-to-sequence models: epochs, gradient
+clipping, validation and early stopping, a time budget, a progress bar, the history,
+and the guard against divergence.
+
+**Host syncs.** On CUDA every ``.item()`` waits for the GPU to finish. The loop keeps the
+per-minibatch losses and gradient norms on the device and reads them back once every
+``check_every`` minibatches and at the end of the epoch; clipping scales by
+``min(1, theta / norm)`` on the device instead of testing ``norm > theta`` on the host.
+
+**Divergence.** At each of those checks the loop looks for a non-finite (or too large)
+loss, a non-finite gradient norm and non-finite weights. When all is well it copies the
+weights (the snapshot); when not, it puts the last snapshot back into the net and raises
+``FloatingPointError``. So a diverged run stops within ``check_every`` minibatches and
+leaves the net with the last weights known to be finite.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["grad_clipping", "PlainSGD", "fit", "fit_epoch", "plot_history", "show_progress", "say"]
+
+BatchLoss = Callable[[Any], "tuple[torch.Tensor, int]"]
+
+
+# --------------------------------------------------------------------------- clipping
+
+def _grads(net_or_params: nn.Module | torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    """The gradients of a module's parameters, or of an iterable of parameters; parameters
+    without a gradient (frozen, or unused in the last backward pass) are skipped."""
+    if isinstance(net_or_params, nn.Module):
+        params = list(net_or_params.parameters())
+    elif isinstance(net_or_params, torch.Tensor):
+        params = [net_or_params]
+    else:
+        params = list(net_or_params)
+    return [p.grad for p in params if p.grad is not None]
+
+
+def _clip_grad_norm(grads: list[torch.Tensor], theta: float | None) -> torch.Tensor:
+    """Clip ``grads`` in place to a global L2 norm of at most ``theta`` (``None``: leave them);
+    return the norm before clipping as a 0-d tensor on the gradients' device (no host sync)."""
+    if not grads:
+        return torch.zeros(())
+    # the global norm: the L2 norm of all gradient entries together, ||(g_1, g_2, ...)||
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    if theta is not None:
+        # g <- min(1, theta / ||g||) g: same direction, norm at most theta, and exactly theta
+        # when clipped. torch.where does on the device what `if norm > theta:` would do on the
+        # host (which would wait for the GPU); where ||g|| <= theta (||g|| = 0 included, whose
+        # theta / 0 = inf is computed but not chosen) the scale is exactly 1: g stays as it is.
+        scale = torch.where(norm > theta, theta / norm, torch.ones_like(norm))
+        for g in grads:
+            g.mul_(scale)
+    return norm
+
+
+def _check_theta(theta: float) -> None:
+    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0 or math.isinf(theta):
+        raise ValueError(f"theta must be a positive finite number (the largest gradient norm allowed), got {theta!r}")
+
+
+def grad_clipping(net_or_params: nn.Module | Iterable[torch.Tensor], theta: float) -> float:
+    """Rescale all gradients together so that their global L2 norm is at most ``theta``.
+
+    With g the vector of every gradient entry of every parameter,
+    ``g <- min(1, theta / ||g||) * g``: the direction is kept, nothing changes when
+    ``||g|| <= theta``, and a clipped gradient has norm ``theta``. Accepts a module or an
+    iterable of parameters; parameters without a gradient are skipped. Returns ``||g||``
+    before clipping (0.0 when no parameter has a gradient).
+    """
+    _check_theta(theta)
+    return float(_clip_grad_norm(_grads(net_or_params), theta))
+
+
+# --------------------------------------------------------------------------- plain SGD
+
+class PlainSGD:
+    """Minibatch stochastic gradient descent, ``p <- p - lr * p.grad``, as in the notes.
+
+    It has the part of the ``torch.optim.Optimizer`` interface that the training loop uses
+    (``param_groups``, ``zero_grad``, ``step``), so ``fit`` treats it like any optimizer.
+    (``torch.optim.SGD`` computes the same update; building the first ``torch.optim``
+    optimizer of a session also imports the ``torch._dynamo`` compiler, which takes seconds.)
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
+        self.param_groups = [{"params": list(params), "lr": lr}]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+
+
+def _current_lr(optimizer: torch.optim.Optimizer | PlainSGD) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+# --------------------------------------------------------------------------- divergence guard
+
+class _Snapshot:
+    """A copy of a net's weights (its ``state_dict``), taken at each check that found them
+    finite, and put back when a later check finds the training diverged."""
+
+    def __init__(self, net: nn.Module) -> None:
+        self.net = net
+        self.tensors = {name: t.detach().clone() for name, t in net.state_dict().items()}
+        self.where = "the weights it started from"
+
+    @torch.no_grad()
+    def take(self, where: str) -> None:
+        for name, t in self.net.state_dict().items():
+            self.tensors[name].copy_(t)  # into the buffers allocated once: no allocation per check
+        self.where = where
+
+    def restore(self) -> None:
+        self.net.load_state_dict(self.tensors)
+
+
+def _weights_finite(net: nn.Module) -> torch.Tensor:
+    """A 0-d bool tensor on the net's device (no host sync): are all parameters finite?"""
+    flags = [torch.isfinite(p).all() for p in net.parameters()]
+    return torch.stack(flags).all() if flags else torch.ones((), dtype=torch.bool)
+
+
+def _divergence_advice(theta: float | None) -> str:
+    return "turn gradient clipping on (theta=1.0)" if theta is None else f"clip harder (theta={theta} now)"
+
+
+# --------------------------------------------------------------------------- one epoch
+
+def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
+              optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0, epoch: int = 1,
+              deadline: float | None = None, check_every: int = 10, max_loss: float = math.inf,
+              snapshot: _Snapshot | None = None) -> dict:
+    """One pass over ``batches``: for each minibatch ``loss, num_tokens = batch_loss(batch)``
+    (the mean loss over ``num_tokens`` tokens), backward, clipping to ``theta`` (``None``: no
+    clipping), optimizer step.
+
+    Every ``check_every`` minibatches and at the end, one host sync reads the losses and
+    gradient norms since the last check; a loss that is not below ``max_loss`` (NaN and
+    infinity included), a non-finite gradient norm or non-finite weights stop training: the
+    weights of the last good check are put back and ``FloatingPointError`` is raised.
+    ``deadline`` (a ``time.perf_counter()`` value) ends the epoch early once passed.
+
+    Returns ``{"loss": token-weighted mean loss, "tokens": int, "steps": int,
+    "grad_norm": mean norm before clipping, "seconds": float, "complete": bool}``.
+    """
+    start = time.perf_counter()
+    if snapshot is None:
+        snapshot = _Snapshot(net)
+    pending_losses, pending_norms = [], []  # since the last check, on the device
+    checked_losses, checked_norms = [], []  # read back, on the host: (k,) tensors
+    num_tokens: list[int] = []
+    complete = True
+
+    def check() -> None:
+        losses = torch.stack(pending_losses)  # (k,)
+        norms = torch.stack(pending_norms).to(losses.device, losses.dtype)  # (k,)
+        weights_ok = _weights_finite(net).to(losses.device, losses.dtype).reshape(1)
+        values = torch.cat([losses, norms, weights_ok]).cpu()  # the one host sync of a check
+        k = len(pending_losses)
+        losses, norms, weights_ok = values[:k], values[k:2 * k], bool(values[-1])
+        done = sum(len(c) for c in checked_losses)  # minibatches of this epoch checked before
+        bad_loss = (~(losses < max_loss)).nonzero()  # `not x < bound` is True for NaN too
+        bad_norm = (~torch.isfinite(norms)).nonzero()
+        if len(bad_loss) or len(bad_norm) or not weights_ok:
+            # the first bad minibatch; at the same minibatch the loss is named before the norm
+            candidates = [(int(i), 0, "loss", float(losses[i])) for i in bad_loss[:1, 0]]
+            candidates += [(int(i), 1, "gradient norm", float(norms[i])) for i in bad_norm[:1, 0]]
+            step, _, name, value = min(candidates) if candidates else (k - 1, 2, "weights", math.nan)
+            what = f"the {name} became {value:g}" if name != "weights" else "the weights became non-finite"
+            snapshot.restore()
+            raise FloatingPointError(
+                f"{what} at epoch {epoch}, minibatch {done + step + 1} (lr={_current_lr(optimizer):g}): "
+                f"training diverged; the net's weights were restored to {snapshot.where}. "
+                f"Use a smaller learning rate or {_divergence_advice(theta)}.")
+        checked_losses.append(losses)
+        checked_norms.append(norms)
+        pending_losses.clear()
+        pending_norms.clear()
+        snapshot.take(f"those after minibatch {done + k} of epoch {epoch}")
+
+    for batch in batches:
+        loss, n = batch_loss(batch)  # loss: 0-d, the mean over n tokens
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        pending_norms.append(_clip_grad_norm(_grads(net), theta))
+        optimizer.step()
+        pending_losses.append(loss.detach())
+        num_tokens.append(int(n))
+        if len(pending_losses) == check_every:
+            check()
+        if deadline is not None and time.perf_counter() > deadline:
+            complete = False
+            break
+    if pending_losses:
+        check()
+    if not num_tokens:
+        raise ValueError(f"the data iterator yielded no minibatches in epoch {epoch}: pass a loader that can be "
+                         "iterated once per epoch (a SeqDataLoader, a list), not a one-shot generator, and "
+                         "check that the data hold at least one minibatch")
+    step_losses, step_norms = torch.cat(checked_losses), torch.cat(checked_norms)
+    weights = torch.tensor(num_tokens, dtype=torch.float64)
+    return {
+        "loss": float((step_losses.double() * weights).sum() / weights.sum()),
+        "tokens": int(weights.sum()),
+        "steps": len(num_tokens),
+        "grad_norm": float(step_norms.double().mean()),
+        "seconds": time.perf_counter() - start,
+        "complete": complete,
+    }
+
+
+# --------------------------------------------------------------------------- many epochs
+
+def _in_ipython_kernel() -> bool:
+    """True inside Jupyter (an IPython kernel), False in plain scripts, pytest and terminals."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _tqdm_disabled_by_env() -> bool:
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Whether to draw a progress bar: ``progress``, where ``None`` means only inside Jupyter;
+    the environment variable ``TQDM_DISABLE=1`` turns it off in any case."""
+    return bool(_in_ipython_kernel() if progress is None else progress) and not _tqdm_disabled_by_env()
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs: int,
+        optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0,
+        evaluate: Callable[[], float] | None = None, valid_every: int = 1, keep_best: bool = False,
+        patience: int | None = None, max_seconds: float | None = None,
+        lr_schedule: Callable[[int], float] | None = None,
+        on_epoch_start: Callable[[int], None] | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        check_every: int = 10, progress: bool | None = None, desc: str = "training",
+        max_loss: float = math.inf, postfix: Callable[[dict], dict] | None = None) -> dict:
+    """Train ``net`` for ``num_epochs`` passes over ``train_iter``; return the history.
+
+    * **minibatch**: ``loss, num_tokens = batch_loss(batch)``, the MEAN loss over
+      ``num_tokens`` tokens as a differentiable 0-d tensor (``batch_loss`` moves the batch to
+      the device); then ``optimizer.zero_grad``, backward, clipping to a global norm of
+      ``theta`` (``None``: no clipping), ``optimizer.step()``. ``train_iter`` is iterated
+      once per epoch, so it must be re-iterable (a loader or a list, not a generator).
+    * **validation**: ``evaluate()`` (lower is better, e.g. a perplexity) every
+      ``valid_every`` epochs and after the last; ``keep_best=True`` puts back the weights
+      of the best evaluation at the end; ``patience=k`` stops after k evaluations without
+      improvement.
+    * **budget**: ``max_seconds`` stops training once that much wall-clock time has passed
+      (mid-epoch if need be; that epoch's loss covers the minibatches it trained on).
+    * **lr_schedule**: ``epoch -> lr`` (epochs count from 1), set at the start of each epoch.
+    * **hooks**: ``on_epoch_start(epoch)`` before each epoch (e.g. reset a carried state);
+      ``on_epoch_end(epoch, history)`` after each epoch's validation, with the history so
+      far (its ``stopped`` is already set when training stops after this epoch).
+    * **divergence**: every ``check_every`` minibatches and at the end of each epoch, a loss
+      not below ``max_loss`` (NaN and infinity always count), a non-finite gradient norm or
+      non-finite weights stop training: the net gets back the weights of the last good check
+      and ``FloatingPointError`` names the epoch, the minibatch and the lr. (The optimizer's
+      own state, e.g. Adam's moments, is not restored.)
+    * **progress**: a tqdm bar over epochs titled ``desc``; ``None`` shows it only inside
+      Jupyter, and ``TQDM_DISABLE=1`` always turns it off. ``postfix(history)`` gives the
+      bar's postfix (default: the last loss and validation value).
+
+    Returns a history dict: ``loss`` (token-weighted mean training loss), ``grad_norm``
+    (mean norm before clipping), ``lr`` and ``epoch_seconds``, one entry per epoch;
+    ``valid``, ``valid_epochs``, ``best_epoch`` and ``best_valid`` (with ``evaluate``);
+    ``epochs``, ``tokens``, ``seconds`` (training only, validation excluded),
+    ``tokens_per_sec``, ``wall_seconds`` and ``stopped`` (None, ``"max_seconds"`` or
+    ``"patience"``).
+    """
+    wall_start = time.perf_counter()
+    # ---- check the arguments before doing any work
+    _check_positive_int("num_epochs", num_epochs)
+    _check_positive_int("valid_every", valid_every)
+    _check_positive_int("check_every", check_every)
+    if not callable(batch_loss):
+        raise TypeError(f"batch_loss must be a function batch -> (mean loss, num_tokens), got {batch_loss!r}")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"evaluate must be a function () -> float (lower is better), got {evaluate!r}")
+    if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or a PlainSGD, got {type(optimizer).__name__}")
+    if theta is not None:
+        _check_theta(theta)
+    if (keep_best or patience is not None) and evaluate is None:
+        raise ValueError("keep_best and patience choose by the validation metric: pass evaluate")
+    if patience is not None:
+        _check_positive_int("patience", patience)
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds!r}")
+    if not max_loss > 0:
+        raise ValueError(f"max_loss must be positive (a loss at or above it counts as diverged), got {max_loss!r}")
+
+    deadline = None if max_seconds is None else wall_start + max_seconds
+    history: dict[str, Any] = {"loss": [], "grad_norm": [], "lr": [], "epoch_seconds": [], "stopped": None}
+    if evaluate is not None:
+        history.update(valid=[], valid_epochs=[], best_epoch=None, best_valid=math.inf)
+    best_state, evals_since_best = None, 0
+    total_tokens, train_seconds = 0, 0.0
+    snapshot = _Snapshot(net)
+
+    show_bar = show_progress(progress)
+    from tqdm import tqdm
+
+    bar = tqdm(range(1, num_epochs + 1), desc=desc, unit="epoch", disable=not show_bar, file=sys.stderr)
+    was_training = net.training
+    try:
+        for epoch in bar:
+            net.train()  # every epoch: evaluate() or a hook may have switched to eval mode
+            if lr_schedule is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = float(lr_schedule(epoch))
+            if on_epoch_start is not None:
+                on_epoch_start(epoch)
+            stats = fit_epoch(net, train_iter, batch_loss, optimizer, theta=theta, epoch=epoch, deadline=deadline,
+                              check_every=check_every, max_loss=max_loss, snapshot=snapshot)
+            total_tokens += stats["tokens"]
+            train_seconds += stats["seconds"]
+            history["loss"].append(stats["loss"])
+            history["grad_norm"].append(stats["grad_norm"])
+            history["lr"].append(_current_lr(optimizer))
+            history["epoch_seconds"].append(stats["seconds"])
+            out_of_time = not stats["complete"] or (deadline is not None and time.perf_counter() > deadline)
+            last = epoch == num_epochs or out_of_time
+
+            if evaluate is not None and (epoch % valid_every == 0 or last):
+                value = float(evaluate())
+                history["valid"].append(value)
+                history["valid_epochs"].append(epoch)
+                if value < history["best_valid"]:
+                    history["best_valid"], history["best_epoch"] = value, epoch
+                    evals_since_best = 0
+                    if keep_best:
+                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    evals_since_best += 1
+                if patience is not None and evals_since_best >= patience:
+                    history["stopped"] = "patience"
+            if out_of_time and history["stopped"] is None:
+                history["stopped"] = "max_seconds"
+            if show_bar:
+                bar.set_postfix(postfix(history) if postfix is not None else _default_postfix(history))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if history["stopped"]:
+                break
+    finally:
+        bar.close()
+        net.train(was_training)
+
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    history["epochs"] = len(history["loss"])
+    history["tokens"] = total_tokens
+    history["seconds"] = train_seconds
+    history["tokens_per_sec"] = total_tokens / train_seconds if train_seconds > 0 else math.inf
+    history["wall_seconds"] = time.perf_counter() - wall_start
+    return history
+
+
+def _default_postfix(history: dict) -> dict:
+    postfix = {"loss": f"{history['loss'][-1]:.4g}"}
+    if history.get("valid_epochs") and history["valid_epochs"][-1] == len(history["loss"]):
+        postfix["valid"] = f"{history['valid'][-1]:.4g}"
+    return postfix
+
+
+def say(text: str) -> None:
+    """Print a line without breaking a progress bar that is being drawn (``tqdm.write``)."""
+    from tqdm import tqdm
+
+    tqdm.write(text)
+
+
+# --------------------------------------------------------------------------- plotting
+
+def plot_history(history: dict, metric: str = "loss", ylabel: str | None = None,
+                 valid_metric: str | None = None, ax: Any = None) -> Any:
+    """Draw the training curve ``history[metric]`` by epoch and, when the history has them,
+    the validation values ``history[valid_metric]`` at ``history["valid_epochs"]``
+    (``valid_metric`` defaults to ``"valid"`` for ``metric="loss"``, else ``"valid_" + metric``).
+    Draws on ``ax`` (a new figure, shown, when None); returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if metric not in history:
+        raise KeyError(f"the history has no {metric!r}: it has {sorted(history)}")
+    if valid_metric is None:
+        valid_metric = "valid" if metric == "loss" else f"valid_{metric}"
+    new_figure = ax is None
+    if new_figure:
+        _, ax = plt.subplots()
+    epochs = range(1, len(history[metric]) + 1)
+    ax.plot(epochs, history[metric], marker="." if len(epochs) < 3 else None, label="train")
+    if history.get(valid_metric):
+        ax.plot(history["valid_epochs"], history[valid_metric], marker=".", label="valid")
+        ax.legend()
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel if ylabel is not None else metric)
+    ax.grid(True, alpha=0.3)
+    if new_figure:
+        plt.show()
+    return ax
