@@ -28,7 +28,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Corpus", "REGISTRY", "DataError", "data_dir", "cache_dir", "fetch", "extract", "sha1sum"]
+__all__ = ["Corpus", "REGISTRY", "DataError", "data_dir", "cache_dir", "fetch", "extract", "sha1sum", "status"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,12 @@ def _download(corpus: Corpus, dest: pathlib.Path, timeout: float) -> None:
             shutil.copyfileobj(response, out)
         actual = sha1sum(tmp)
         if actual != corpus.sha1:
-            raise _checksum_error(pathlib.Path(corpus.url), corpus.sha1, actual, "the download from")
+            # corpus.url verbatim: a pathlib.Path would collapse its "//" (http:/d2l-data...)
+            raise DataError(
+                f"checksum mismatch: the download from {corpus.url} has SHA-1 {actual}, not the registered {corpus.sha1}: "
+                f"it was discarded and nothing was saved (no {dest.name} in {dest.parent}). The server may "
+                f"hold a different version of the file, or the transfer was corrupted: try again, or put a "
+                f"verified copy of {dest.name} in {dest.parent} (checksums in data/README.md).")
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -207,3 +212,22 @@ def _member_ok(corpus: Corpus, target: pathlib.Path, archive: pathlib.Path) -> b
         while chunk := f.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
     return crc == expected_crc
+
+
+def status(name: str) -> dict:
+    """Where corpus ``name`` is looked for and in what state it is; downloads nothing.
+
+    Returns ``{"name", "url", "path", "state", "sha1"}``: ``path`` is where ``fetch`` looks
+    (``data_dir() / filename``); ``state`` is ``"verified"`` (present, registered SHA-1),
+    ``"missing"`` or ``"checksum mismatch"``; ``sha1`` is the file's actual SHA-1 (None when
+    missing). Archives add ``"member"``, the cached extracted file, and ``"member_cached"``.
+    """
+    corpus = _lookup(name)
+    path = data_dir() / corpus.filename
+    actual = sha1sum(path) if path.is_file() else None
+    state = "missing" if actual is None else ("verified" if actual == corpus.sha1 else "checksum mismatch")
+    info = {"name": name, "url": corpus.url, "path": path, "state": state, "sha1": actual}
+    if corpus.member is not None:
+        member = cache_dir() / name / corpus.member
+        info.update(member=member, member_cached=member.is_file())
+    return info

@@ -25,9 +25,11 @@ from __future__ import annotations
 import collections
 import copy
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 
 import numpy as np
+
+from .text import as_token_list
 
 __all__ = [
     "ngram_counts",
@@ -51,7 +53,7 @@ def _ngrams(tokens: Sequence, k: int) -> Iterable[tuple]:
 def ngram_counts(tokens: Sequence[Hashable], n: int) -> collections.Counter:
     """How often each n-gram (a tuple of ``n`` consecutive tokens) occurs in ``tokens``."""
     _check_order(n)
-    return collections.Counter(_ngrams(list(tokens), n))
+    return collections.Counter(_ngrams(as_token_list(tokens), n))
 
 
 def ngram_freqs(tokens: Sequence[Hashable], n: int) -> list[int]:
@@ -86,6 +88,16 @@ def zipf_exponent(freqs: Sequence[float], min_rank: int = 1, max_rank: int | Non
 
 
 # --------------------------------------------------------------------------- the model
+
+
+def _as_token(token: Hashable) -> Hashable:
+    """One token; a 0-d integer tensor or array becomes its int (tensors hash by identity)."""
+    return as_token_list([token], "token")[0]
+
+
+def _support_list(vocab: Iterable[Hashable]) -> list:
+    """A support as a list of tokens; a set or dict (its keys) is fine here, order aside."""
+    return as_token_list(list(vocab) if isinstance(vocab, (Set, Mapping)) else vocab, "vocab")
 
 
 def _check_order(n: int) -> None:
@@ -160,11 +172,9 @@ class LaplaceLM:
                  vocab: Iterable[Hashable] | None = None) -> None:
         _check_order(n)
         self.eps = _check_eps(eps, n)
-        tokens = list(tokens)
+        tokens = as_token_list(tokens)
         if not tokens:
             raise ValueError("cannot fit a language model to an empty token sequence")
-        if isinstance(tokens[0], list):
-            raise TypeError("tokens must be one flat sequence of tokens; flatten per-line token lists first")
         self.n = n
         self.num_tokens = len(tokens)  # "n" of the formulas
         # counts[k] counts the k-grams, k = 1..n (counts[0] is unused)
@@ -173,7 +183,7 @@ class LaplaceLM:
         # The k-gram of the corpus's last k tokens has one occurrence that no token follows:
         # as a context it counts once less than as a k-gram. _tails[k] is that k-gram.
         self._tails = [tuple(tokens[len(tokens) - k:]) if k <= len(tokens) else None for k in range(n)]
-        support = list(dict.fromkeys(vocab)) if vocab is not None else [g[0] for g in self.counts[1]]
+        support = list(dict.fromkeys(_support_list(vocab))) if vocab is not None else [g[0] for g in self.counts[1]]
         seen = {g[0] for g in self.counts[1]}
         if not seen <= set(support):
             missing = sorted(map(repr, seen - set(support)))[:5]
@@ -192,7 +202,7 @@ class LaplaceLM:
 
     def count(self, ngram: Sequence[Hashable]) -> int:
         """n(x₁, ..., x_k): how often the tokens ``ngram`` occur in a row in training (k <= n)."""
-        ngram = tuple(ngram)
+        ngram = tuple(as_token_list(ngram, "ngram"))
         if not 1 <= len(ngram) <= self.n:
             raise ValueError(f"a model of order {self.n} counts 1- to {self.n}-grams, got a {len(ngram)}-gram")
         return self.counts[len(ngram)][ngram]
@@ -203,7 +213,7 @@ class LaplaceLM:
         The empty context counts every token (n of the formulas); any other context counts its
         occurrences except the one at the very end of the corpus, if it ends the corpus.
         """
-        context = tuple(context)
+        context = tuple(as_token_list(context, "context"))
         if len(context) >= self.n:
             raise ValueError(f"a model of order {self.n} has contexts of at most {self.n - 1} tokens, "
                              f"got {len(context)}")
@@ -223,6 +233,7 @@ class LaplaceLM:
 
     def unigram(self, token: Hashable) -> float:
         """P̂(x) = (n(x) + ε₁/m) / (n + ε₁)."""
+        token = _as_token(token)
         self._check_tokens([token])
         return _smooth(self.counts[1][(token,)], self.num_tokens, self.eps[0], 1.0 / self.m)
 
@@ -232,8 +243,9 @@ class LaplaceLM:
         Only the last n − 1 tokens of ``context`` matter, so a whole history may be passed;
         a shorter context uses the model of that shorter order.
         """
+        token = _as_token(token)
         self._check_tokens([token])
-        context = tuple(context)[max(0, len(context) - (self.n - 1)):] if self.n > 1 else ()
+        context = tuple(as_token_list(context, "context"))[max(0, len(context) - (self.n - 1)):] if self.n > 1 else ()
         p1 = self.unigram(token)
         if not context:
             return p1
@@ -285,7 +297,7 @@ class LaplaceLM:
 
     def log_probs(self, tokens: Sequence[Hashable]) -> np.ndarray:
         """log P̂(x_t | previous n − 1 tokens) for each token of ``tokens``, shape (T,)."""
-        tokens = list(tokens)
+        tokens = as_token_list(tokens)
         num, den, level = self._count_arrays(tokens)
         return self._log_probs_from_counts(num, den, level, self.eps, self.m)
 
@@ -293,7 +305,7 @@ class LaplaceLM:
         """exp(−mean log P̂(x_t | previous n − 1 tokens)) over ``tokens`` (shorter contexts at
         the start, see the class docstring). ``math.inf`` if some token has probability 0,
         which can only happen with an ε = 0."""
-        tokens = list(tokens)
+        tokens = as_token_list(tokens)
         if not tokens:
             raise ValueError("perplexity of an empty token sequence is undefined")
         return float(np.exp(-self.log_probs(tokens).mean()))
@@ -318,7 +330,7 @@ def train_valid_test_split(corpus: Sequence, valid_frac: float = 0.1, test_frac:
     for name, frac in (("valid_frac", valid_frac), ("test_frac", test_frac)):
         if not 0 <= frac < 1:
             raise ValueError(f"{name} must be in [0, 1), got {frac}")
-    corpus = list(corpus)
+    corpus = as_token_list(corpus, "corpus")
     if not corpus:
         raise ValueError("cannot split an empty corpus")
     n_test = math.floor(test_frac * len(corpus))
@@ -352,13 +364,14 @@ def laplace_table(train: Sequence[Hashable], valid: Sequence[Hashable], test: Se
     eps_grid = list(eps_grid)
     if not eps_grid:
         raise ValueError("eps_grid is empty: give at least one ε to try")
-    train, valid, test = list(train), list(valid), list(test)
+    train, valid, test = (as_token_list(part, name) for part, name in ((train, "train"), (valid, "valid"),
+                                                                        (test, "test")))
     if not valid or not test:
         raise ValueError("laplace_table needs a non-empty validation and test sequence")
     trainvalid = train + valid
     if vocab is None:
         vocab = dict.fromkeys(trainvalid)  # the training part's tokens, in first-seen order
-    vocab = list(vocab)
+    vocab = _support_list(vocab)
     _check_eps(eps_grid, len(eps_grid))  # every ε >= 0
     rows = []
     for n in orders:

@@ -2,7 +2,8 @@
 
 Both samplers cut the corpus, after a random offset, into subsequences of length
 ``num_steps``; the target ``Y`` is the input ``X`` shifted one token to the right.
-They yield ``LongTensor``s of shape (batch_size, num_steps).
+They yield ``LongTensor``s of shape (batch_size, num_steps). The corpus is a list of
+token indices, or a 1-d integer tensor or NumPy array of them.
 
 * **random sampling**: the subsequences come in random order, so neighbouring
   minibatches are unrelated and the hidden state must start afresh for each one;
@@ -16,9 +17,19 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from .text import Vocab, load_corpus_time_machine
+from .text import Vocab, as_token_list, load_corpus_time_machine
 
 __all__ = ["seq_data_iter_random", "seq_data_iter_sequential", "SeqDataLoader", "load_data_time_machine"]
+
+
+def _token_ids(corpus: Sequence[int]) -> list[int]:
+    """The corpus as a list of Python ints: a list, or a 1-d integer tensor or array of ids."""
+    ids = as_token_list(corpus, "corpus")
+    for i, token in enumerate(ids):
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise TypeError(f"corpus must hold token indices (ints), got {token!r} at position {i}: "
+                            "map the tokens to indices first, corpus = vocab[tokens]")
+    return ids
 
 
 def _check(corpus: Sequence[int], batch_size: int, num_steps: int) -> None:
@@ -43,8 +54,9 @@ def seq_data_iter_random(corpus: Sequence[int], batch_size: int, num_steps: int)
     Draws its randomness from Python's ``random`` module (seed it for reproducibility).
     Yields ``(X, Y)``, both (batch_size, num_steps); ``Y[:, t] == corpus[start + t + 1]``.
     """
+    corpus = _token_ids(corpus)
     _check(corpus, batch_size, num_steps)
-    corpus = list(corpus[random.randint(0, num_steps - 1):])  # a random offset in [0, num_steps - 1]
+    corpus = corpus[random.randint(0, num_steps - 1):]  # a random offset in [0, num_steps - 1]
     num_subseqs = (len(corpus) - 1) // num_steps  # -1: the last target needs one more token
     starts = list(range(0, num_subseqs * num_steps, num_steps))
     random.shuffle(starts)
@@ -62,6 +74,7 @@ def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int, num_steps: 
     After a random offset the corpus is split into ``batch_size`` equal streams, one per
     row, read ``num_steps`` tokens at a time. Yields ``(X, Y)``, both (batch_size, num_steps).
     """
+    corpus = _token_ids(corpus)
     _check(corpus, batch_size, num_steps)
     offset = random.randint(0, num_steps - 1)
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
@@ -77,8 +90,8 @@ class SeqDataLoader:
     (a new random offset, and for random sampling a new order)."""
 
     def __init__(self, corpus: Sequence[int], batch_size: int, num_steps: int, use_random_iter: bool = False) -> None:
-        _check(corpus, batch_size, num_steps)
-        self.corpus = list(corpus)
+        self.corpus = _token_ids(corpus)
+        _check(self.corpus, batch_size, num_steps)
         self.batch_size, self.num_steps = batch_size, num_steps
         self.use_random_iter = use_random_iter
         self.data_iter_fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential

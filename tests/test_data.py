@@ -145,3 +145,41 @@ def shared_copy():
         return next(k for k, c in data.REGISTRY.items() if c.filename == filename)
 
     return copy
+
+
+def test_bad_download_message_quotes_the_url_and_says_it_was_discarded(tmp_path, monkeypatch):
+    """A real download through urllib, from a file:// URL (never the network): the message
+    quotes the URL verbatim (a pathlib.Path collapsed its "//") and says that nothing was saved."""
+    served = tmp_path / "server" / "timemachine.txt"
+    served.parent.mkdir()
+    served.write_text("not the time machine\n", encoding="utf-8")
+    url = served.as_uri()  # file:///.../server/timemachine.txt
+    corpus = data.Corpus(url=url, filename="timemachine.txt", sha1=data.REGISTRY["time_machine"].sha1)
+    monkeypatch.setitem(data.REGISTRY, "time_machine", corpus)
+    target = tmp_path / "data"
+    monkeypatch.setenv("RNNCOURSE_DATA_DIR", str(target))
+    with pytest.raises(data.DataError) as info:
+        data.fetch("time_machine")
+    message = str(info.value)
+    assert url in message and url.startswith("file:///")
+    assert data.sha1sum(served) in message and corpus.sha1 in message
+    assert "discarded" in message and "nothing was saved" in message
+    assert "delete it" not in message  # there is no file to delete
+    assert list(target.iterdir()) == []
+
+
+def test_status_reports_verified_missing_and_mismatch(tmp_path, monkeypatch):
+    shared = data.status("time_machine")
+    assert shared["path"] == data.data_dir() / "timemachine.txt"
+    assert shared["state"] == "verified" and shared["sha1"] == data.REGISTRY["time_machine"].sha1
+    good = data.fetch("time_machine").read_bytes()
+    monkeypatch.setenv("RNNCOURSE_DATA_DIR", str(tmp_path))
+    assert data.status("time_machine")["state"] == "missing"
+    assert data.status("time_machine")["path"] == tmp_path / "timemachine.txt"
+    (tmp_path / "timemachine.txt").write_bytes(good[:-1])  # one byte short
+    state = data.status("time_machine")
+    assert state["state"] == "checksum mismatch" and state["sha1"] != data.REGISTRY["time_machine"].sha1
+    jay = data.status("jay_lyrics")
+    assert jay["state"] == "missing" and jay["member"].name == "jaychou_lyrics.txt"
+    with pytest.raises(ValueError, match="unknown corpus"):
+        data.status("time-machine")

@@ -6,7 +6,7 @@ from torch import nn
 from rnncourse.generate import predict
 from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.sampling import load_data_time_machine
-from rnncourse.text import load_corpus_time_machine
+from rnncourse.text import Vocab, load_corpus_time_machine
 from rnncourse.train import train_lm
 from rnncourse.utils import set_seed
 
@@ -161,3 +161,61 @@ def test_bidirectional_models_and_wrong_vocabularies_are_refused(char_vocab):
             predict("time", 5, net, char_vocab)
     with pytest.raises(ValueError, match="vocabulary"):
         predict("time", 5, RNNModelScratch(len(char_vocab) + 3, 8), char_vocab)
+
+
+# ---- special tokens are never generated unless asked for
+
+
+def test_sampling_never_writes_unk(char_vocab):
+    """An untrained scratch model is close to uniform: <unk> (index 0) gets 1/28 of the
+    probability at every step, and a sample of 3,000 characters would hold it ~100 times."""
+    set_seed(0)
+    net = RNNModelScratch(len(char_vocab), 32)
+    prefix = "time traveller "
+    for temperature in (1.0, 1.5):
+        set_seed(1)
+        text = predict(prefix, 3000, net, char_vocab, temperature=temperature)
+        assert "<unk>" not in text[len(prefix):] and len(text) == len(prefix) + 3000
+        set_seed(1)
+        allowed = predict(prefix, 3000, net, char_vocab, temperature=temperature, allow_special=True)
+        assert allowed[len(prefix):].count("<unk>") > 20  # the mask is what keeps it out
+
+
+def test_briefly_trained_model_never_writes_unk(trained_net):
+    net, vocab = trained_net
+    set_seed(0)
+    text = predict("the ", 3000, net, vocab, temperature=1.5)[4:]
+    assert "<unk>" not in text and set(text) <= set(vocab.idx_to_token[1:])
+
+
+def test_greedy_skips_special_tokens_even_when_most_likely(char_vocab):
+    """A model whose logits always favour <unk>: greedy decoding writes the best other token."""
+    torch.manual_seed(0)
+    net = RNNModel(nn.GRU(len(char_vocab), 16), len(char_vocab))
+    with torch.no_grad():
+        net.linear.bias[char_vocab.unk] = 100.0  # <unk> is the argmax at every step
+    text = predict("time ", 20, net, char_vocab)
+    assert "<unk>" not in text and len(text) == 25
+    X = torch.tensor([char_vocab[list(text[:-1])]])
+    with torch.no_grad():
+        logits, _ = net(X)  # (len - 1, vocab_size): logits[t] predicts character t + 1
+    logits[:, char_vocab.unk] = float("-inf")
+    assert char_vocab[list(text[5:])] == logits.argmax(dim=1)[4:].tolist()  # the argmax of the rest
+    assert predict("time ", 20, net, char_vocab, allow_special=True) == "time " + "<unk>" * 20
+
+
+def test_reserved_tokens_are_never_generated():
+    corpus = "".join(load_corpus_time_machine(max_tokens=1)[1].idx_to_token[1:])
+    vocab = Vocab(list(corpus) + ["<eos>"], reserved_tokens=["<pad>", "<bos>"])
+    set_seed(0)
+    net = RNNModelScratch(len(vocab), 16)  # untrained: close to uniform over all tokens
+    tokens = predict(["t"], 2000, net, vocab, temperature=1.0).split("<")  # the joined string
+    assert len(tokens) == 1  # no "<" at all: no <unk>, <pad>, <bos> or <eos>
+    set_seed(0)
+    allowed = predict(["t"], 2000, net, vocab, temperature=1.0, allow_special=True)
+    assert all(allowed.count(tok) > 10 for tok in ("<unk>", "<pad>", "<bos>", "<eos>"))
+    with pytest.raises(TypeError, match="allow_special"):
+        predict("t", 5, net, vocab, allow_special="no")
+    only_unk = Vocab()
+    with pytest.raises(ValueError, match="special"):
+        predict(["x"], 3, RNNModelScratch(1, 4), only_unk)

@@ -1,9 +1,11 @@
 """N-gram models on the real Time Machine: the smoothing formulas, their limits, the split."""
+import collections
 import math
 import re
 
 import numpy as np
 import pytest
+import torch
 
 from rnncourse.ngram import (LaplaceLM, laplace_table, ngram_counts, ngram_freqs, train_valid_test_split,
                              zipf_exponent)
@@ -238,3 +240,55 @@ def test_zipf_exponent_recovers_a_power_law():
         zipf_exponent([1, 2, 3])
     with pytest.raises(ValueError, match="min_rank"):
         zipf_exponent([3, 2, 1], min_rank=0)
+
+
+# ---- token sequences given as tensors and arrays (ids are counted by value)
+
+
+@pytest.fixture(scope="module")
+def char_ids():
+    return load_corpus_time_machine(-1, "char")[0]
+
+
+@pytest.mark.parametrize("as_array", [torch.tensor, np.array], ids=["tensor", "numpy"])
+def test_tensors_and_arrays_count_like_lists(as_array, char_ids):
+    """A 0-d tensor is hashed by identity: counted one element at a time, every id of a
+    tensor would be a new token. The list of the same ids is the oracle."""
+    assert LaplaceLM(as_array([1, 2, 1, 2, 3]), 2).m == 3
+    assert ngram_counts(as_array([1, 2, 1, 2]), 1) == collections.Counter({(1,): 2, (2,): 2})
+    train, valid, _ = train_valid_test_split(char_ids)
+    train_t, valid_t, _ = train_valid_test_split(as_array(char_ids))
+    assert train_t == train and valid_t == valid and all(type(i) is int for i in valid_t[:100])
+    from_list = LaplaceLM(train, 3, 0.1)
+    from_array = LaplaceLM(as_array(train), 3, 0.1)
+    assert from_array.m == from_list.m and from_array.counts == from_list.counts
+    # the perplexity of a tensor is the perplexity of its list (no "outside the vocabulary" error)
+    assert from_array.perplexity(as_array(valid)) == from_list.perplexity(valid)
+    assert from_list.perplexity(as_array(valid)) == from_list.perplexity(valid)
+    np.testing.assert_array_equal(from_list.log_probs(as_array(valid[:50])), from_list.log_probs(valid[:50]))
+    a, b = valid[:2]
+    assert from_list.prob(as_array(b)[()], as_array([a])) == from_list.prob(b, [a])
+    assert from_list.count(as_array([a, b])) == from_list.count((a, b))
+    rows_t = laplace_table(as_array(train), as_array(valid), as_array(valid), orders=[2])
+    rows = laplace_table(train, valid, valid, orders=[2])
+    assert rows_t == rows
+
+
+def test_tensors_of_the_wrong_shape_or_dtype_are_refused():
+    with pytest.raises(ValueError, match="1-d"):
+        LaplaceLM(torch.tensor([[1, 2], [3, 4]]), 2)
+    with pytest.raises(ValueError, match="1-d"):
+        ngram_counts(np.zeros((2, 3), dtype=int), 1)
+    with pytest.raises(ValueError, match="one token, not a sequence"):
+        LaplaceLM(torch.tensor(3), 1)
+    with pytest.raises(TypeError, match="integers"):
+        LaplaceLM(torch.tensor([1.0, 2.0]), 2)
+    with pytest.raises(TypeError, match="integers"):
+        LaplaceLM(np.array([1.0, 2.0]), 2)
+    model = LaplaceLM([1, 2, 1, 2, 3], 2)
+    with pytest.raises(ValueError, match="1-d"):
+        model.perplexity(torch.tensor([[1, 2, 3]]))
+    with pytest.raises(TypeError, match="integers"):
+        train_valid_test_split(torch.rand(10))
+    with pytest.raises(TypeError, match="no order"):
+        LaplaceLM({1, 2, 3}, 1)

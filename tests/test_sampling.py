@@ -86,3 +86,27 @@ def test_loader_is_a_fresh_epoch_each_time_and_len_is_a_lower_bound():
     assert not all(torch.equal(epochs[0][0][0], e[0][0]) for e in epochs[1:])  # new offsets
     loader_r, _ = load_data_time_machine(32, 35, use_random_iter=True)
     assert loader_r.use_random_iter and len(list(loader_r)) >= len(loader_r)
+
+
+@pytest.mark.parametrize("sampler", [seq_data_iter_random, seq_data_iter_sequential])
+def test_tensor_and_array_corpora_give_the_list_batches(sampler):
+    import numpy as np
+
+    corpus = load_data_time_machine(4, 10, max_tokens=2000)[0].corpus
+    batches = {}
+    for kind, c in (("list", corpus), ("tensor", torch.tensor(corpus)), ("numpy", np.array(corpus))):
+        random.seed(3)
+        batches[kind] = list(sampler(c, 4, 10))
+    for kind in ("tensor", "numpy"):
+        assert len(batches[kind]) == len(batches["list"]) > 0
+        for (X, Y), (X0, Y0) in zip(batches[kind], batches["list"]):
+            assert torch.equal(X, X0) and torch.equal(Y, Y0)
+
+
+def test_corpora_that_are_not_token_ids_are_refused():
+    with pytest.raises(ValueError, match="1-d"):
+        SeqDataLoader(torch.zeros(10, 200, dtype=torch.long), 2, 5)  # was: "corpus of 10 tokens is too short"
+    with pytest.raises(TypeError, match="integers"):
+        SeqDataLoader(torch.arange(100.0), 2, 5)  # was: silently truncated to long
+    with pytest.raises(TypeError, match="vocab"):
+        list(seq_data_iter_sequential(list("the time machine " * 10), 2, 5))

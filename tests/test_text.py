@@ -2,10 +2,12 @@
 import collections
 import re
 
+import numpy as np
 import pytest
+import torch
 
 from rnncourse import data
-from rnncourse.text import (Vocab, count_corpus, load_corpus_jay_lyrics, load_corpus_time_machine,
+from rnncourse.text import (Vocab, as_token_list, count_corpus, load_corpus_jay_lyrics, load_corpus_time_machine,
                             read_jay_lyrics, read_time_machine, tokenize)
 
 
@@ -108,3 +110,67 @@ def test_jay_lyrics_char_level():
     assert "".join(vocab.to_tokens(corpus[:6])) == "想要有直升机"
     assert vocab[" "] != vocab.unk and len(vocab) == len(set(text)) + 1
     assert load_corpus_jay_lyrics(max_tokens=100)[0] == corpus[:100]
+
+
+# ---- tokens that are not strings; unsupported input
+
+
+def test_vocab_of_non_string_tokens_like_d2l():
+    """d2l's Vocab([3, 1, 3, 2]) is ['<unk>', 3, 1, 2]: most frequent first, ties in first-seen order."""
+    vocab = Vocab([3, 1, 3, 2])
+    assert vocab.idx_to_token == ["<unk>", 3, 1, 2]
+    assert vocab[3] == 1 and vocab[[1, 2, 7]] == [2, 3, 0] and vocab.to_tokens([1, 2]) == [3, 1]
+    assert Vocab([[3, 1], [3, 2]]).idx_to_token == ["<unk>", 3, 1, 2]  # lines of ints
+    assert Vocab(torch.tensor([3, 1, 3, 2])).idx_to_token == ["<unk>", 3, 1, 2]
+    assert Vocab(np.array([3, 1, 3, 2])).idx_to_token == ["<unk>", 3, 1, 2]
+    assert vocab[torch.tensor([3, 2])] == [1, 3] and vocab[torch.tensor(1)] == 2
+
+
+def test_vocab_of_bigrams(lines):
+    """Tuples are tokens (d2l builds a vocabulary of bigrams this way), not lines."""
+    words = [w for line in tokenize(lines, "word") for w in line]
+    bigrams = list(zip(words[:-1], words[1:]))
+    vocab = Vocab(bigrams)
+    expected = collections.Counter(bigrams).most_common(1)[0][0]
+    assert vocab.idx_to_token[1] == expected and vocab[expected] == 1
+    assert len(vocab) == 1 + len(set(bigrams))
+    assert vocab[bigrams[:3]] == [vocab[b] for b in bigrams[:3]]
+    # in a vocabulary of strings, a tuple is still a sequence of tokens
+    word_vocab = Vocab(words)
+    assert word_vocab[("the", "time")] == [word_vocab["the"], word_vocab["time"]]
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"the": 3, "time": 1}, TypeError, "flat sequence of hashable tokens"),
+    (7, TypeError, "flat sequence of hashable tokens"),
+    ([["the", "time"], "machine"], TypeError, "mixes token lists"),
+    (["the", ["time"]], TypeError, "mixes token lists"),
+    ([["the", ["time"]]], TypeError, "a line holds tokens, not lists"),
+    ([{"a"}, {"b"}], TypeError, "unhashable"),
+    ([["a", {"b": 1}]], TypeError, "unhashable"),
+    (torch.tensor([[1, 2], [3, 4]]), ValueError, "1-d"),
+    (torch.tensor([1.0, 2.0]), TypeError, "integers"),
+])
+def test_vocab_refuses_unsupported_input_saying_what_it_expects(bad, error, match):
+    with pytest.raises(error, match=match):
+        Vocab(bad)
+
+
+def test_as_token_list():
+    assert as_token_list(torch.tensor([1, 2])) == [1, 2] and type(as_token_list(torch.tensor([1]))[0]) is int
+    assert as_token_list([torch.tensor(4), 5]) == [4, 5]  # 0-d tensors in a list: their ints
+    assert as_token_list("abc") == ["a", "b", "c"] and as_token_list((1, 2)) == [1, 2]
+    with pytest.raises(TypeError, match="no order"):
+        as_token_list({1, 2})
+    with pytest.raises(TypeError, match="sequence of tokens"):
+        as_token_list(3)
+    with pytest.raises(TypeError, match=r"corpus\[1\]"):
+        as_token_list([1, torch.tensor([2, 3])], "corpus")
+    with pytest.raises(TypeError, match="flatten"):
+        as_token_list([["a"], ["b"]])
+
+
+def test_special_indices():
+    assert Vocab(list("abc")).special_indices == [0]
+    vocab = Vocab(["<eos>", "a", "b"], reserved_tokens=["<pad>", "<bos>"])
+    assert [vocab.idx_to_token[i] for i in vocab.special_indices] == ["<unk>", "<pad>", "<bos>", "<eos>"]
