@@ -1,6 +1,13 @@
-"""Small helpers every chapter uses: seeding, device choice, a timer."""
+"""Small helpers every chapter uses: seeding, device choice, a timer.
+
+``try_gpu()`` falls back to the CPU when there is no GPU, so every chapter runs anywhere.
+A run that is meant for the GPU (``make gpu-test``, the GPU workflow) sets
+``RNNCOURSE_REQUIRE_CUDA=1``; then ``try_gpu()`` raises instead of falling back, so such
+a run can never silently be a CPU run.
+"""
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -17,10 +24,30 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+REQUIRE_CUDA_VARIABLE = "RNNCOURSE_REQUIRE_CUDA"
+
+
 def try_gpu(i: int = 0) -> torch.device:
-    """``cuda:i`` when that GPU exists, otherwise the CPU."""
+    """``cuda:i`` when that GPU exists, otherwise the CPU.
+
+    With the environment variable ``RNNCOURSE_REQUIRE_CUDA=1`` a missing GPU is an error
+    (RuntimeError) rather than a fall-back to the CPU.
+    """
+    if isinstance(i, bool) or not isinstance(i, int):
+        raise TypeError(f"i must be a GPU index (int), got {type(i).__name__}")
+    if i < 0:
+        raise ValueError(f"i must be a GPU index >= 0, got {i}")
     if torch.cuda.is_available() and i < torch.cuda.device_count():
         return torch.device(f"cuda:{i}")
+    required = os.environ.get(REQUIRE_CUDA_VARIABLE, "").strip()
+    if required not in ("", "0"):
+        found = (f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available()
+                 else f"no CUDA device (torch {torch.__version__}, built with CUDA "
+                      f"{torch.version.cuda or 'none'})")
+        raise RuntimeError(f"{REQUIRE_CUDA_VARIABLE}={required} asks for the GPU cuda:{i}, but "
+                           f"PyTorch sees {found}; install a CUDA build of torch "
+                           f"(see `make gpu-test` in README.md) or unset {REQUIRE_CUDA_VARIABLE} "
+                           "to run on the CPU")
     return torch.device("cpu")
 
 

@@ -10,6 +10,20 @@ if "RNNCOURSE_DATA_DIR" not in os.environ and (_SHARED / "timemachine.txt").exis
     os.environ["RNNCOURSE_DATA_DIR"] = str(_SHARED)
 
 
+# ----------------------------------------------------------------------------- the `cuda` marker
+# Tests marked `cuda` run on a GPU (`make gpu-test`); on a machine without one they are
+# skipped, with the reason shown by `pytest -rs`. The marker is registered in pyproject.toml.
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    reason = (f"needs CUDA: torch {torch.__version__} sees no GPU here "
+              f"(built with CUDA {torch.version.cuda or 'none'}); run `make gpu-test` on a CUDA machine")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Extract archives into a fresh cache, so tests never depend on a user's cache."""
