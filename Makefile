@@ -16,7 +16,17 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export TQDM_DISABLE := 1
 
-.PHONY: book test unit nbval notebooks benchmark install constraints clean
+.PHONY: book test unit nbval notebooks benchmark install constraints clean gpu-test gpu-torch
+
+# The GPU check (tools/gpu_test.sh; README "Running on a GPU"). TORCH_CUDA is the one place
+# that names the CUDA build: `make gpu-torch` installs torch==$(TORCH_VERSION)+$(TORCH_CUDA)
+# from PyTorch's wheel index into the venv (the version is requirements.txt's pin, which
+# stays the CPU build's); `make gpu-test` runs it first on a GPU machine whose venv has the
+# CPU build. Pick the tag your driver supports (pytorch.org, "Get started"):
+#   TORCH_CUDA=cu126 make gpu-test
+TORCH_CUDA    ?= cu128
+TORCH_VERSION := $(shell sed -n 's/^torch==\([0-9][0-9.]*\).*/\1/p' requirements.txt)
+TORCH_INDEX   := https://download.pytorch.org/whl/$(TORCH_CUDA)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +56,14 @@ notebooks: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/rnn_throughput.py
+
+gpu-torch: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "torch==$(TORCH_VERSION)+$(TORCH_CUDA)" \
+		--index-url $(TORCH_INDEX) -c constraints.txt
+
+# Fails at once, with the reason, where torch sees no GPU; see tools/gpu_test.sh for the steps.
+gpu-test: $(STAMP)
+	TORCH_CUDA=$(TORCH_CUDA) PYTHON_BIN=$(BIN)/python bash tools/gpu_test.sh
 
 constraints: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch==' > constraints.new

@@ -15,15 +15,20 @@ that is busy for a while slows both alike. On CUDA the timer waits for the GPU
 
     python benchmarks/rnn_throughput.py                      # CPU, and CUDA when present
     python benchmarks/rnn_throughput.py --hiddens 512 --repeats 7 --device cpu --threads 1
-    python benchmarks/rnn_throughput.py --output results.json
+    python benchmarks/rnn_throughput.py --device cuda --json _build/gpu/rnn_throughput.json
+
+``--json PATH`` (or its older name ``--output``) also writes the table, the machine and the
+command line to PATH, creating its folder; ``make gpu-test`` writes ``_build/gpu/rnn_throughput.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pathlib
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -91,7 +96,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="auto: the CPU, and also CUDA when it is available")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--output", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--json", "--output", dest="json_path", default=None, metavar="PATH",
+                        help="also write the results to this JSON file (its folder is created)")
     args = parser.parse_args()
     if args.repeats < 1 or args.batches < 1:
         parser.error("--repeats and --batches must be at least 1")
@@ -120,12 +126,18 @@ def main() -> None:
             rows.append(row)
             print(f"{row['device']:<8}{row['hidden']:>7}{row['scratch_tokens_per_sec']:>16,.0f}"
                   f"{row['nn_tokens_per_sec']:>16,.0f}{row['ratio']:>12.2f}", flush=True)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "batch_size": BATCH_SIZE,
+    if args.json_path:
+        path = pathlib.Path(args.json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gpus = [torch.cuda.get_device_name()] if "cuda" in devices else []
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"command": " ".join(["python"] + sys.argv), "torch": torch.__version__,
+                       "cuda": torch.version.cuda, "gpus": gpus,
+                       "cpu": platform.processor() or platform.machine(),
+                       "threads": torch.get_num_threads(), "batch_size": BATCH_SIZE,
                        "num_steps": NUM_STEPS, "batches_per_pass": args.batches, "repeats": args.repeats,
                        "results": rows}, f, indent=2)
-        print(f"\nwrote {args.output}")
+        print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
