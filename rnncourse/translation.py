@@ -145,8 +145,9 @@ def build_array_nmt(lines: Sequence[Sequence[str]], vocab: Vocab,
     _check_positive_int(num_steps, "num_steps")
     if isinstance(lines, str) or any(isinstance(line, str) for line in lines):
         raise TypeError("build_array_nmt expects a list of token lists, e.g. [['go', '.']], not strings")
-    pad, eos = vocab["<pad>"], vocab["<eos>"]
-    rows = [truncate_pad(vocab[list(line)] + [eos], num_steps, pad) for line in lines]
+    pad, eos, unk = vocab["<pad>"], vocab["<eos>"], vocab.unk
+    index = vocab.token_to_idx.get  # a plain dict lookup: this runs over a million tokens
+    rows = [truncate_pad([index(tok, unk) for tok in line] + [eos], num_steps, pad) for line in lines]
     array = torch.tensor(rows, dtype=torch.long).reshape(len(rows), num_steps)
     valid_len = (array != pad).sum(dim=1)
     return array, valid_len
@@ -214,13 +215,13 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]], 
         raise ValueError(f"valid_fraction must be a number in [0, 1), got {valid_fraction!r}")
     if max_tokens is not None:
         _check_positive_int(max_tokens, "max_tokens")
+    if any(isinstance(line, str) for line in source[:1]) or any(isinstance(line, str) for line in target[:1]):
+        raise TypeError("split_nmt expects token lists (see tokenize_nmt), not strings")
+    limit = max_tokens if max_tokens is not None else float("inf")
     groups: dict[tuple[str, ...], list[list[str]]] = {}  # insertion order = order of the file
     for src, tgt in zip(source, target):
-        if isinstance(src, str) or isinstance(tgt, str):
-            raise TypeError("split_nmt expects token lists (see tokenize_nmt), not strings")
-        if max_tokens is not None and (len(src) > max_tokens or len(tgt) > max_tokens):
-            continue
-        groups.setdefault(tuple(src), []).append(list(tgt))
+        if len(src) <= limit and len(tgt) <= limit:
+            groups.setdefault(tuple(src), []).append(list(tgt))
     keys = list(groups)
     if num_test >= len(keys):
         raise ValueError(f"num_test={num_test} leaves nothing to train on: only {len(keys)} distinct "
@@ -243,7 +244,7 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]], 
             items.append((list(keys[i]), refs))
         return items
 
-    train = [(list(keys[i]), tgt) for i in range(len(keys)) if i in train_ids for tgt in groups[keys[i]]]
+    train = [(list(key), tgt) for i, key in enumerate(keys) if i in train_ids for tgt in groups[key]]
     return NMTSplit(train=train, valid=with_references(valid_ids), test=with_references(test_ids))
 
 
