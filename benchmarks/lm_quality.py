@@ -89,7 +89,7 @@ from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.ngram import laplace_table, train_valid_test_split
 from rnncourse.sampling import SeqDataLoader
 from rnncourse.text import load_corpus_time_machine
-from rnncourse.train import evaluate_perplexity, train_lm
+from rnncourse.train import FixedBatches, evaluate_perplexity, train_lm
 from rnncourse.utils import set_seed, try_gpu
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lm_quality.json"
@@ -130,9 +130,11 @@ def best_row_name(r: dict) -> str:
     return f"best_{r['cell']}_{r['implementation']}_{r['num_layers']}x{r['num_hiddens']}"
 
 
-def stream_batches(tokens: list[int], rows: int, chunk: int = EVAL_CHUNK) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def stream_batches(tokens: list[int], rows: int, chunk: int = EVAL_CHUNK) -> FixedBatches:
     """Minibatches (X, Y), each (rows, <= chunk), that read ``tokens`` as ``rows`` contiguous
-    streams, in order, with no random offset: for sequential evaluation with the state carried.
+    streams, in order, with no random offset: for sequential evaluation with the state carried
+    (a ``FixedBatches`` list with ``use_random_iter=False``, so ``evaluate_perplexity`` and
+    ``train_lm`` know to carry it).
 
     Row r predicts tokens r·L + 1, ..., r·L + L from the ones before them, L = (len(tokens) - 1) // rows,
     so with rows=1 every token but the first is predicted (at most rows - 1 are left at the end).
@@ -143,7 +145,8 @@ def stream_batches(tokens: list[int], rows: int, chunk: int = EVAL_CHUNK) -> lis
     data = torch.tensor(tokens[:rows * length + 1], dtype=torch.long)
     X = data[:-1].reshape(rows, length)
     Y = data[1:].reshape(rows, length)
-    return [(X[:, i:i + chunk], Y[:, i:i + chunk]) for i in range(0, length, chunk)]
+    return FixedBatches(((X[:, i:i + chunk], Y[:, i:i + chunk]) for i in range(0, length, chunk)),
+                        use_random_iter=False)
 
 
 def build_model(implementation: str, cell: str, num_layers: int, num_hiddens: int, dropout: float,

@@ -130,7 +130,7 @@ class _Snapshot:
     def __init__(self, net: nn.Module) -> None:
         self.net = net
         self.tensors = {name: t.detach().clone() for name, t in net.state_dict().items()}
-        self.where = "the weights it started from"
+        self.where = "the weights training started with"
 
     @torch.no_grad()
     def take(self, where: str) -> None:

@@ -1,29 +1,30 @@
-"""Training and evaluating RNN language models: gradient clipping, the training loop,
-perplexity, and checkpoints.
+"""Training and evaluating RNN language models: the minibatch loss, ``train_lm``, perplexity,
+and checkpoints.
 
-One loop serves every model of the book: the scratch models and the ``torch.nn`` ones
-follow the same convention (see ``rnncourse.models``)::
+Every model of the book follows the same convention (see ``rnncourse.models``)::
 
     logits, state = net(X, state)    # X: (batch, num_steps) token indices
                                      # logits: (num_steps * batch, vocab_size), time-major
     state = net.begin_state(batch_size, device)
 
-so the targets are read in the same time-major order, ``Y.T.reshape(-1)``.
+so the targets are read in the same time-major order, ``Y.T.reshape(-1)``. The loop itself
+(epochs, clipping, validation, the time budget, the divergence guard) is
+``rnncourse.loop.fit``; this module supplies the language model's loss on one minibatch,
+``LanguageModelLoss``, which also carries the hidden state from one minibatch to the next.
 
 **Devices.** ``device=None`` means "where the net's parameters already are" (the CPU for a
 fresh model); passing a device moves the net there (``Module.to``, in place). Chapters
 pass ``device=try_gpu()``.
 
-**Host syncs.** On CUDA every ``.item()`` waits for the GPU to finish. The loop keeps the
-per-minibatch losses and gradient norms on the device and reads them back once per epoch;
-gradient clipping scales by ``min(1, theta / norm)`` on the device instead of testing
-``norm > theta`` on the host.
+**Sampling schemes.** Whether the state is carried across minibatches (sequential
+partitioning) or starts afresh for each (random sampling) is read from the iterator's
+``use_random_iter`` attribute (a ``SeqDataLoader`` and a ``FixedBatches`` have one). For
+an iterator without it (a list, a generator) the caller must say: ``use_random_iter=``.
 """
 from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -32,67 +33,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .loop import (PlainSGD, _check_theta, _clip_grad_norm, _current_lr, _grads, _in_ipython_kernel, fit,
+                   fit_epoch, grad_clipping, plot_history, say)
 from .text import Vocab
 
 __all__ = [
     "grad_clipping",
     "PlainSGD",
+    "LanguageModelLoss",
+    "FixedBatches",
     "train_epoch",
     "train_lm",
     "evaluate_perplexity",
+    "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
 ]
 
 State = Any  # a tensor (num_layers * num_directions, batch, num_hiddens), or a tuple (H, C) of them
 
-
-# --------------------------------------------------------------------------- clipping
-
-def _grads(net_or_params: nn.Module | torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
-    """The gradients of a module's parameters, or of an iterable of parameters; parameters
-    without a gradient (frozen, or unused in the last backward pass) are skipped."""
-    if isinstance(net_or_params, nn.Module):
-        params = list(net_or_params.parameters())
-    elif isinstance(net_or_params, torch.Tensor):
-        params = [net_or_params]
-    else:
-        params = list(net_or_params)
-    return [p.grad for p in params if p.grad is not None]
-
-
-def _clip_grad_norm(grads: list[torch.Tensor], theta: float | None) -> torch.Tensor:
-    """Clip ``grads`` in place to a global L2 norm of at most ``theta`` (``None``: leave them);
-    return the norm before clipping as a 0-d tensor on the gradients' device (no host sync)."""
-    if not grads:
-        return torch.zeros(())
-    # the global norm: the L2 norm of all gradient entries together, ||(g_1, g_2, ...)||
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    if theta is not None:
-        # g <- min(1, theta / ||g||) g: same direction, norm at most theta. The clamp does on the
-        # device what `if norm > theta:` would do on the host (which would wait for the GPU).
-        scale = torch.clamp(theta / (norm + 1e-6), max=1.0)
-        for g in grads:
-            g.mul_(scale)
-    return norm
-
-
-def _check_theta(theta: float) -> None:
-    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0 or math.isinf(theta):
-        raise ValueError(f"theta must be a positive finite number (the largest gradient norm allowed), got {theta!r}")
-
-
-def grad_clipping(net_or_params: nn.Module | Iterable[torch.Tensor], theta: float) -> float:
-    """Rescale all gradients together so that their global L2 norm is at most ``theta``.
-
-    With g the vector of every gradient entry of every parameter,
-    ``g <- min(1, theta / ||g||) * g``: the direction is kept, and nothing changes when
-    ``||g|| <= theta``. Accepts a module or an iterable of parameters; parameters without
-    a gradient are skipped. Returns ``||g||`` before clipping (0.0 when no parameter has a
-    gradient).
-    """
-    _check_theta(theta)
-    return float(_clip_grad_norm(_grads(net_or_params), theta))
+# grad_clipping, PlainSGD and _clip_grad_norm live in rnncourse.loop (every task clips the same
+# way); they are imported here too, where the chapters on language models look for them.
+_ = (_grads, _clip_grad_norm)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,119 +106,105 @@ def _perplexity(mean_loss: float) -> float:
     return math.exp(mean_loss) if mean_loss < _MAX_LOG_PERPLEXITY else math.inf
 
 
-def _current_lr(optimizer: torch.optim.Optimizer | PlainSGD) -> float:
-    return float(optimizer.param_groups[0]["lr"])
+def _sampling_scheme(data_iter: Any, use_random_iter: bool | None, name: str, parameter: str) -> bool:
+    """Random (True) or sequential (False) sampling: read from ``data_iter.use_random_iter``,
+    else taken from ``use_random_iter``, which must then be given; the two must agree."""
+    if use_random_iter is not None and not isinstance(use_random_iter, bool):
+        raise TypeError(f"{parameter} must be True, False or None, got {use_random_iter!r}")
+    readable = getattr(data_iter, "use_random_iter", None)
+    if readable is None:
+        if use_random_iter is None:
+            raise ValueError(
+                f"cannot tell how {name} was sampled: it has no use_random_iter attribute (as a SeqDataLoader "
+                f"or a FixedBatches has). Pass {parameter}=False for sequential minibatches (the hidden state "
+                f"is carried from one minibatch to the next) or {parameter}=True for random ones (a fresh "
+                f"state for every minibatch)")
+        return use_random_iter
+    if use_random_iter is not None and use_random_iter != bool(readable):
+        raise ValueError(
+            f"{name} samples {'randomly' if readable else 'sequentially'} (its use_random_iter={readable}) but "
+            f"{parameter}={use_random_iter} was passed: pass {parameter}={bool(readable)} (or leave it out), so "
+            f"that the hidden state is {'reset for every minibatch' if readable else 'carried between minibatches'}")
+    return bool(readable)
 
 
-# --------------------------------------------------------------------------- plain SGD
+class FixedBatches(list):
+    """A fixed list of minibatches (X, Y) that remembers how they were sampled.
 
-class PlainSGD:
-    """Minibatch stochastic gradient descent, ``p <- p - lr * p.grad``, as in the notes.
-
-    It has the part of the ``torch.optim.Optimizer`` interface that the training loop uses
-    (``param_groups``, ``zero_grad``, ``step``), so ``train_lm`` treats it like any optimizer.
-    (``torch.optim.SGD`` computes the same update; building the first ``torch.optim``
-    optimizer of a session also imports the ``torch._dynamo`` compiler, which takes seconds.)
+    ``FixedBatches(SeqDataLoader(valid, batch_size, num_steps))`` reads the loader once
+    (so every evaluation sees the same minibatches) and keeps its ``use_random_iter``; for
+    minibatches from elsewhere pass ``use_random_iter`` yourself. ``train_lm`` and
+    ``evaluate_perplexity`` read it, so that they neither carry the state across unrelated
+    minibatches nor drop it between consecutive ones.
     """
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
-        self.param_groups = [{"params": list(params), "lr": lr}]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    p.add_(p.grad, alpha=-group["lr"])
+    def __init__(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                 use_random_iter: bool | None = None) -> None:
+        self.use_random_iter = _sampling_scheme(batches, use_random_iter, "batches", "use_random_iter")
+        super().__init__(batches)
 
 
-# --------------------------------------------------------------------------- one epoch
+# --------------------------------------------------------------------------- the minibatch loss
+
+class LanguageModelLoss:
+    """The language model's loss on one minibatch, for ``rnncourse.loop.fit``.
+
+    ``loss, num_tokens = lm_loss((X, Y))`` with X, Y (batch, num_steps): the mean
+    cross-entropy of ``net(X, state)``'s logits (num_steps * batch, vocab_size) against
+    ``Y.T.reshape(-1)``, and ``num_tokens = batch * num_steps``. Random sampling
+    (``use_random_iter=True``) starts every minibatch from ``net.begin_state``; sequential
+    sampling carries the state from one minibatch to the next, detached, so the gradient
+    stops at the minibatch boundary. ``reset()`` (at the start of each epoch) forgets it.
+    """
+
+    def __init__(self, net: nn.Module, device: torch.device, use_random_iter: bool) -> None:
+        self.net, self.device, self.use_random_iter = net, device, use_random_iter
+        self.state: State = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def __call__(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        X, Y = batch
+        # non_blocking: the host does not wait here for the GPU to finish the previous minibatch
+        X, Y = X.to(self.device, non_blocking=True), Y.to(self.device, non_blocking=True)
+        if self.state is None or self.use_random_iter:
+            state = self.net.begin_state(X.shape[0], self.device)  # random: unrelated to the last minibatch
+        else:
+            state = _detach(self.state)  # keep the values, but do not backpropagate into the last minibatch
+        logits, self.state = self.net(X, state)  # logits: (num_steps * batch, vocab_size)
+        y = _targets(logits, Y)  # (num_steps * batch,)
+        return F.cross_entropy(logits, y), y.numel()
+
 
 def train_epoch(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 optimizer: torch.optim.Optimizer | PlainSGD, device: torch.device, theta: float | None = 1.0,
                 use_random_iter: bool = False, epoch: int = 1, deadline: float | None = None) -> dict:
-    """One pass over ``batches`` of (X, Y), both (batch, num_steps): forward, mean
-    cross-entropy, backward, clipping to ``theta`` (``None``: no clipping), optimizer step.
-
-    Random sampling (``use_random_iter=True``) starts every minibatch from
-    ``net.begin_state``; sequential sampling carries the state from one minibatch to the
-    next, detached, so the gradient stops at the minibatch boundary. ``deadline`` (a
-    ``time.perf_counter()`` value) ends the epoch early once passed.
-
-    Returns ``{"loss": token-weighted mean loss, "tokens": int, "steps": int,
-    "grad_norm": mean norm before clipping, "seconds": float, "complete": bool}``.
-    Raises ``FloatingPointError`` when a loss or gradient norm is NaN or infinite.
+    """One pass of language-model training over ``batches`` of (X, Y), both (batch, num_steps):
+    ``rnncourse.loop.fit_epoch`` with the loss of ``LanguageModelLoss`` (a fresh state to
+    start with). Returns ``{"loss", "tokens", "steps", "grad_norm", "seconds", "complete"}``;
+    raises ``FloatingPointError`` when the loss overflows or a gradient norm is not finite.
     """
-    start = time.perf_counter()
-    losses, norms, num_tokens = [], [], []  # per minibatch; losses and norms stay on the device
-    state = None
-    complete = True
-    for X, Y in batches:
-        # non_blocking: the host does not wait here for the GPU to finish the previous minibatch
-        X, Y = X.to(device, non_blocking=True), Y.to(device, non_blocking=True)
-        if state is None or use_random_iter:
-            state = net.begin_state(X.shape[0], device)  # random sampling: unrelated to the last minibatch
-        else:
-            state = _detach(state)  # keep the values, but do not backpropagate into the last minibatch
-        logits, state = net(X, state)  # logits: (num_steps * batch, vocab_size)
-        y = _targets(logits, Y)  # (num_steps * batch,)
-        loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norms.append(_clip_grad_norm(_grads(net), theta))
-        optimizer.step()
-        losses.append(loss.detach())
-        num_tokens.append(y.numel())
-        if deadline is not None and time.perf_counter() > deadline:
-            complete = False
-            break
-    if not losses:
-        raise ValueError(f"the data iterator yielded no minibatches in epoch {epoch}: pass a loader that can be "
-                         "iterated once per epoch (a SeqDataLoader), not a one-shot generator, and check that "
-                         "the corpus holds at least one minibatch")
-    # the one host sync of the epoch
-    step_losses, step_norms = torch.stack([torch.stack(losses), torch.stack(norms).to(losses[0].device)]).cpu()
-    seconds = time.perf_counter() - start
-    # Diverged: a NaN or infinite gradient norm, or a loss so large (or NaN) that exp(loss),
-    # the perplexity, overflows. (`not x < bound` is True for NaN too.)
-    for name, bad in (("loss", ~(step_losses < _MAX_LOG_PERPLEXITY)), ("gradient norm", ~torch.isfinite(step_norms))):
-        if bad.any():
-            step = int(bad.nonzero()[0]) + 1
-            value = (step_losses if name == "loss" else step_norms)[step - 1].item()
-            advice = ("turn gradient clipping on (theta=1.0)" if theta is None
-                      else f"clip harder (theta={theta} now)")
-            raise FloatingPointError(
-                f"the {name} became {value:g} at epoch {epoch}, minibatch {step} (lr={_current_lr(optimizer):g}): "
-                f"training diverged. Use a smaller learning rate or {advice}.")
-    weights = torch.tensor(num_tokens, dtype=torch.float64)
-    return {
-        "loss": float((step_losses.double() * weights).sum() / weights.sum()),
-        "tokens": int(weights.sum()),
-        "steps": len(num_tokens),
-        "grad_norm": float(step_norms.double().mean()),
-        "seconds": seconds,
-        "complete": complete,
-    }
+    lm_loss = LanguageModelLoss(net, torch.device(device), use_random_iter)
+    return fit_epoch(net, batches, lm_loss, optimizer, theta=theta, epoch=epoch, deadline=deadline,
+                     max_loss=_MAX_LOG_PERPLEXITY)
 
 
 # --------------------------------------------------------------------------- evaluation
 
 def evaluate_perplexity(net: nn.Module, data_iter: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                        device: str | torch.device | None = None) -> float:
+                        device: str | torch.device | None = None, use_random_iter: bool | None = None) -> float:
     """Perplexity ``exp(mean cross-entropy per token)`` of ``net`` on ``data_iter``.
 
     Token-weighted over all minibatches, under ``torch.no_grad()`` and in eval mode (the
-    net's mode is restored afterwards). The state is carried across minibatches for a
-    sequential iterator and starts afresh for each minibatch when the iterator has
-    ``use_random_iter=True``. An untrained model that guesses uniformly scores ``len(vocab)``.
+    net's mode is restored afterwards). The state is carried across minibatches of a
+    sequential iterator and starts afresh for each minibatch of a random one. The scheme is
+    read from ``data_iter.use_random_iter`` (a ``SeqDataLoader``, a ``FixedBatches``); an
+    iterator without it needs ``use_random_iter=``. An untrained model that guesses
+    uniformly scores ``len(vocab)``.
     """
+    use_random_iter = _sampling_scheme(data_iter, use_random_iter, "data_iter", "use_random_iter")
     device = _place(net, device)
-    use_random_iter = bool(getattr(data_iter, "use_random_iter", False))
     was_training = net.training
     net.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -281,38 +229,9 @@ def evaluate_perplexity(net: nn.Module, data_iter: Iterable[tuple[torch.Tensor, 
 
 # --------------------------------------------------------------------------- training
 
-def _in_ipython_kernel() -> bool:
-    """True inside Jupyter (an IPython kernel), False in plain scripts, pytest and terminals."""
-    if "IPython" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
-
-
-def _tqdm_disabled_by_env() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _plot_history(history: dict) -> None:
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots()
-    epochs = range(1, len(history["perplexity"]) + 1)
-    ax.plot(epochs, history["perplexity"], marker="." if len(epochs) < 3 else None, label="train")
-    if history.get("valid_perplexity"):
-        ax.plot(history["valid_epochs"], history["valid_perplexity"], marker=".", label="valid")
-        ax.legend()
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("perplexity")
-    ax.grid(True, alpha=0.3)
-    plt.show()
-
-
 def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tensor]], vocab: Vocab,
              lr: float | None, num_epochs: int, device: str | torch.device | None = None,
-             use_random_iter: bool = False, optimizer: torch.optim.Optimizer | None = None,
+             use_random_iter: bool | None = None, optimizer: torch.optim.Optimizer | None = None,
              theta: float | None = 1.0, valid_iter: Iterable | None = None, valid_every: int = 1,
              keep_best: bool = False, patience: int | None = None, max_seconds: float | None = None,
              lr_schedule: Callable[[int], float] | None = None,
@@ -320,15 +239,19 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
              progress: bool | None = None, plot: bool | None = None) -> dict:
     """Train a language model on minibatches of (X, Y), both (batch, num_steps).
 
+    ``rnncourse.loop.fit`` with the loss of ``LanguageModelLoss``:
+
     * **optimizer**: plain SGD (``PlainSGD``) with learning rate ``lr`` by default; or pass one (for example
       ``torch.optim.Adam(net.parameters(), lr=1e-3)``; then its own lr counts and ``lr`` may be None).
     * **clipping**: gradients are clipped to a global norm of ``theta`` (``None``: no clipping).
-    * **state**: fresh from ``net.begin_state`` for every minibatch with random sampling
-      (``use_random_iter=True``); carried over and detached with sequential sampling. When
-      ``train_iter`` has a ``use_random_iter`` attribute (a ``SeqDataLoader``) it must agree.
+    * **state**: fresh from ``net.begin_state`` for every minibatch with random sampling; carried
+      over and detached with sequential sampling. The scheme is read from
+      ``train_iter.use_random_iter`` (a ``SeqDataLoader``); ``use_random_iter`` must agree
+      with it, and is required for an iterator without that attribute.
     * **loss**: mean cross-entropy of the logits against ``Y.T.reshape(-1)``.
     * **device**: ``None`` trains where the net is; a device moves the net there.
-    * **validation**: with ``valid_iter``, ``evaluate_perplexity`` every ``valid_every`` epochs
+    * **validation**: with ``valid_iter`` (a ``SeqDataLoader`` or a ``FixedBatches``, whose
+      sampling scheme can be read), ``evaluate_perplexity`` every ``valid_every`` epochs
       (and after the last); ``keep_best=True`` restores the weights of the best validation
       perplexity at the end; ``patience=k`` stops after k evaluations without improvement.
     * **budget**: ``max_seconds`` stops training once that much wall-clock time has passed
@@ -347,8 +270,9 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
     training stopped early: ``"max_seconds"`` or ``"patience"``), ``best_epoch`` and
     ``best_valid_perplexity`` (with ``valid_iter``), ``samples``.
 
-    Raises ``FloatingPointError`` (naming the epoch, the minibatch and the lr) when the
-    loss becomes NaN or infinite.
+    Raises ``FloatingPointError`` (naming the epoch, the minibatch and the lr) when the loss
+    becomes NaN, infinite or so large that the perplexity overflows, at most 10 minibatches
+    later; the net is left with the weights of the last check that found them finite.
     """
     wall_start = time.perf_counter()
     # ---- check the arguments before doing any work
@@ -362,15 +286,16 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
                          "pass lr=None (or its lr)")
     if theta is not None:
         _check_theta(theta)
-    iter_random = getattr(train_iter, "use_random_iter", None)
-    if iter_random is not None and bool(iter_random) != bool(use_random_iter):
-        raise ValueError(
-            f"train_iter samples {'randomly' if iter_random else 'sequentially'} (its use_random_iter="
-            f"{iter_random}) but train_lm was called with use_random_iter={use_random_iter}: pass "
-            f"use_random_iter={bool(iter_random)}, so that the hidden state is "
-            f"{'reset for every minibatch' if iter_random else 'carried between minibatches'}")
+    use_random_iter = _sampling_scheme(train_iter, use_random_iter, "train_iter", "use_random_iter")
     if (keep_best or patience is not None) and valid_iter is None:
         raise ValueError("keep_best and patience choose by validation perplexity: pass valid_iter")
+    valid_random = None
+    if valid_iter is not None:
+        if getattr(valid_iter, "use_random_iter", None) is None:
+            raise ValueError("cannot tell how valid_iter was sampled: it has no use_random_iter attribute. Pass "
+                             "a SeqDataLoader, or fixed minibatches as FixedBatches(batches, use_random_iter=False) "
+                             "(sequential: the state is carried across them) or use_random_iter=True")
+        valid_random = bool(valid_iter.use_random_iter)
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive integer (evaluations without improvement), got {patience!r}")
     if not isinstance(valid_every, int) or valid_every < 1:
@@ -385,78 +310,48 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
     if optimizer is None:
         optimizer = PlainSGD(net.parameters(), lr=lr)
     prefixes = [predict_prefix] if isinstance(predict_prefix, str) else list(predict_prefix or [])
-    deadline = None if max_seconds is None else wall_start + max_seconds
-
-    history: dict[str, Any] = {"perplexity": [], "grad_norm": [], "lr": [], "epoch_seconds": [], "samples": [],
-                               "stopped": None}
-    if valid_iter is not None:
-        history.update(valid_perplexity=[], valid_epochs=[], best_epoch=None, best_valid_perplexity=math.inf)
-    best_state, evals_since_best = None, 0
-    total_tokens, train_seconds = 0, 0.0
-
-    show_bar = (_in_ipython_kernel() if progress is None else progress) and not _tqdm_disabled_by_env()
-    from tqdm import tqdm
     from .generate import predict  # imported here: generate is the consumer of trained models, not a dependency
 
-    bar = tqdm(range(1, num_epochs + 1), desc="training", unit="epoch", disable=not show_bar, file=sys.stderr)
-    say = bar.write if show_bar else print
-    was_training = net.training
-    net.train()
-    try:
-        for epoch in bar:
-            if lr_schedule is not None:
-                for group in optimizer.param_groups:
-                    group["lr"] = float(lr_schedule(epoch))
-            stats = train_epoch(net, train_iter, optimizer, device, theta=theta, use_random_iter=use_random_iter,
-                                epoch=epoch, deadline=deadline)
-            total_tokens += stats["tokens"]
-            train_seconds += stats["seconds"]
-            history["perplexity"].append(_perplexity(stats["loss"]))
-            history["grad_norm"].append(stats["grad_norm"])
-            history["lr"].append(_current_lr(optimizer))
-            history["epoch_seconds"].append(stats["seconds"])
-            out_of_time = not stats["complete"] or (deadline is not None and time.perf_counter() > deadline)
-            last = epoch == num_epochs or out_of_time
-            postfix = {"ppl": f"{history['perplexity'][-1]:.2f}"}
+    lm_loss = LanguageModelLoss(net, device, use_random_iter)
+    samples: list[dict] = []
 
-            if valid_iter is not None and (epoch % valid_every == 0 or last):
-                valid_ppl = evaluate_perplexity(net, valid_iter, device)
-                history["valid_perplexity"].append(valid_ppl)
-                history["valid_epochs"].append(epoch)
-                postfix["valid"] = f"{valid_ppl:.2f}"
-                if valid_ppl < history["best_valid_perplexity"]:
-                    history["best_valid_perplexity"], history["best_epoch"] = valid_ppl, epoch
-                    evals_since_best = 0
-                    if keep_best:
-                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    evals_since_best += 1
-                if patience is not None and evals_since_best >= patience:
-                    history["stopped"] = "patience"
-            bar.set_postfix(postfix)
+    def validation_perplexity() -> float:
+        return evaluate_perplexity(net, valid_iter, device, use_random_iter=valid_random)
 
-            if prefixes and (epoch % predict_every == 0 or last or history["stopped"]):
-                for prefix in prefixes:
-                    text = predict(prefix, predict_len, net, vocab, device)
-                    history["samples"].append({"epoch": epoch, "prefix": prefix, "text": text})
-                    say(f"epoch {epoch}: {text}")
-            if out_of_time and history["stopped"] is None:
-                history["stopped"] = "max_seconds"
-            if history["stopped"]:
-                break
-    finally:
-        bar.close()
-        net.train(was_training)
+    def print_samples(epoch: int, history: dict) -> None:
+        last = epoch == num_epochs or history["stopped"] is not None
+        if prefixes and (epoch % predict_every == 0 or last):
+            for prefix in prefixes:
+                text = predict(prefix, predict_len, net, vocab, device)
+                samples.append({"epoch": epoch, "prefix": prefix, "text": text})
+                say(f"epoch {epoch}: {text}")
 
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    history["epochs"] = len(history["perplexity"])
-    history["tokens"] = total_tokens
-    history["seconds"] = train_seconds
-    history["tokens_per_sec"] = total_tokens / train_seconds if train_seconds > 0 else math.inf
+    def bar_postfix(history: dict) -> dict:
+        postfix = {"ppl": f"{_perplexity(history['loss'][-1]):.2f}"}
+        if history.get("valid_epochs") and history["valid_epochs"][-1] == len(history["loss"]):
+            postfix["valid"] = f"{history['valid'][-1]:.2f}"
+        return postfix
+
+    # the budget counts from the call, as the checks and the move to the device take time too
+    budget = None if max_seconds is None else max(max_seconds - (time.perf_counter() - wall_start), 1e-12)
+    fitted = fit(net, train_iter, lm_loss, num_epochs, optimizer, theta=theta,
+                 evaluate=validation_perplexity if valid_iter is not None else None, valid_every=valid_every,
+                 keep_best=keep_best, patience=patience, max_seconds=budget, lr_schedule=lr_schedule,
+                 on_epoch_start=lambda epoch: lm_loss.reset(), on_epoch_end=print_samples,
+                 progress=progress, desc="training", max_loss=_MAX_LOG_PERPLEXITY, postfix=bar_postfix)
+
+    history: dict[str, Any] = {"perplexity": [_perplexity(loss) for loss in fitted["loss"]],
+                               "grad_norm": fitted["grad_norm"], "lr": fitted["lr"],
+                               "epoch_seconds": fitted["epoch_seconds"], "samples": samples,
+                               "stopped": fitted["stopped"]}
+    if valid_iter is not None:
+        history.update(valid_perplexity=fitted["valid"], valid_epochs=fitted["valid_epochs"],
+                       best_epoch=fitted["best_epoch"], best_valid_perplexity=fitted["best_valid"])
+    for key in ("epochs", "tokens", "seconds", "tokens_per_sec"):
+        history[key] = fitted[key]
     history["wall_seconds"] = time.perf_counter() - wall_start
     if plot if plot is not None else _in_ipython_kernel():
-        _plot_history(history)
+        plot_history(history, metric="perplexity", ylabel="perplexity")
     return history
 
 
@@ -549,6 +444,48 @@ def _vocab_from_dict(data: dict) -> Vocab:
     return vocab
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable rnncourse checkpoint (empty, truncated, not written by
+    ``torch.save``, or not by ``save_checkpoint``); the message names the file and says why."""
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
+
+
+def _describe(error: Exception) -> str:
+    """``"Type: first line of the message"``, short enough for a one-line error."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+
+
+def _read_checkpoint(path: str) -> dict:
+    """The dict that ``save_checkpoint`` wrote to ``path``, or ``CheckpointError`` saying why not."""
+    def bad(reason: str) -> CheckpointError:
+        return CheckpointError(f"{path} is not a readable rnncourse checkpoint: {reason}")
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint file {path}: no such file or directory")
+    if os.path.isdir(path):
+        raise bad("it is a directory, not a file written by save_checkpoint")
+    with open(path, "rb") as file:
+        head = file.read(len(_ZIP_MAGIC))
+    if not head:
+        raise bad("the file is empty (0 bytes)")
+    if head != _ZIP_MAGIC:
+        raise bad(f"it was not written by torch.save (it starts with {head!r}, not a zip archive's {_ZIP_MAGIC!r})")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, OSError, EOFError, UnpicklingError... for bad files
+        raise bad(f"torch.load cannot read it; it may be truncated or damaged ({_describe(error)})") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
+        raise bad(f"it is a torch.save file, but not one written by save_checkpoint (no "
+                  f"'format': {_CHECKPOINT_FORMAT!r} entry)")
+    missing = [key for key in ("model", "state_dict", "vocab", "extra") if key not in checkpoint]
+    if missing:
+        raise bad(f"it lacks the entries {missing}")
+    return checkpoint
+
+
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None,
                     with_extra: bool = False) -> tuple:
     """Rebuild the model and vocabulary saved by ``save_checkpoint``: returns ``(net, vocab)``,
@@ -557,13 +494,20 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     The net is on ``device`` (default: the CPU) and in training mode, like a freshly built
     module (``predict`` and ``evaluate_perplexity`` switch to eval mode by themselves).
     Reads with ``torch.load(weights_only=True)``: a checkpoint cannot run code.
+
+    Raises ``FileNotFoundError`` for a missing file and ``CheckpointError`` (a ``ValueError``)
+    naming the file for one that is not a readable checkpoint: empty, truncated, not written
+    by ``torch.save``, or not by ``save_checkpoint``.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{os.fspath(path)} is not an rnncourse checkpoint (written by save_checkpoint)")
-    net = _build_model(checkpoint["model"])
-    net.load_state_dict(checkpoint["state_dict"])
+    path = os.fspath(path)
+    checkpoint = _read_checkpoint(path)
+    try:
+        net = _build_model(checkpoint["model"])
+        net.load_state_dict(checkpoint["state_dict"])
+        vocab = _vocab_from_dict(checkpoint["vocab"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is not a readable rnncourse checkpoint: its model or vocabulary entry is "
+                              f"damaged ({_describe(error)})") from error
     if device is not None:
         net.to(device)
-    vocab = _vocab_from_dict(checkpoint["vocab"])
     return (net, vocab, checkpoint["extra"]) if with_extra else (net, vocab)

@@ -8,7 +8,7 @@ import torch
 from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.ngram import train_valid_test_split
 from rnncourse.text import load_corpus_time_machine
-from rnncourse.train import evaluate_perplexity
+from rnncourse.train import FixedBatches, evaluate_perplexity
 
 _PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lm_quality.py"
 _spec = importlib.util.spec_from_file_location("lm_quality", _PATH)
@@ -52,7 +52,7 @@ def test_chunked_evaluation_carries_the_state(test_tail):
     tail, vocab = test_tail
     tail = tail[:1201]
     torch.manual_seed(0)
-    whole = [(torch.tensor([tail[:-1]]), torch.tensor([tail[1:]]))]
+    whole = FixedBatches([(torch.tensor([tail[:-1]]), torch.tensor([tail[1:]]))], use_random_iter=False)
     for implementation in ("scratch", "concise"):
         net = lm_quality.build_model(implementation, "lstm", 2, 16, 0.2, len(vocab))
         assert isinstance(net, RNNModelScratch if implementation == "scratch" else RNNModel)

@@ -4,6 +4,8 @@ Every model is small and every run a few epochs over the first 10,000 characters
 The Time Machine, so the file runs in seconds.
 """
 import collections
+import re
+import sys
 import math
 
 import pytest
@@ -15,8 +17,8 @@ from rnncourse.generate import predict
 from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.sampling import SeqDataLoader, load_data_time_machine, seq_data_iter_sequential
 from rnncourse.text import load_corpus_time_machine
-from rnncourse.train import (PlainSGD, evaluate_perplexity, grad_clipping, load_checkpoint, save_checkpoint,
-                             train_lm)
+from rnncourse.train import (CheckpointError, FixedBatches, PlainSGD, evaluate_perplexity, grad_clipping,
+                             load_checkpoint, save_checkpoint, train_lm)
 from rnncourse.utils import set_seed
 
 
@@ -46,7 +48,7 @@ def valid_batches():
     sees (characters 10,000 to 11,000), so every evaluation reads the same data."""
     corpus, _ = load_corpus_time_machine(max_tokens=11000)
     set_seed(1)
-    return list(seq_data_iter_sequential(corpus[10000:], batch_size=4, num_steps=10))
+    return FixedBatches(seq_data_iter_sequential(corpus[10000:], batch_size=4, num_steps=10), use_random_iter=False)
 
 
 def unigram_perplexity(corpus):
@@ -209,7 +211,8 @@ def test_train_lm_rejects_a_contradicting_use_random_iter(small_batches):
     corpus, vocab = small_batches
     net = RNNModelScratch(len(vocab), 8)
     with pytest.raises(ValueError, match="use_random_iter"):
-        train_lm(net, SeqDataLoader(corpus, 4, 5, use_random_iter=True), vocab, lr=1.0, num_epochs=1)
+        train_lm(net, SeqDataLoader(corpus, 4, 5, use_random_iter=True), vocab, lr=1.0, num_epochs=1,
+                 use_random_iter=False)
     with pytest.raises(ValueError, match="use_random_iter"):
         train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=1, use_random_iter=True)
 
@@ -226,7 +229,8 @@ def test_train_lm_rejects_bad_arguments(small_batches):
     with pytest.raises(ValueError, match="vocabulary"):
         train_lm(RNNModelScratch(len(vocab) + 1, 8), loader, vocab, lr=1.0, num_epochs=1)
     with pytest.raises(ValueError, match="no minibatches"):
-        train_lm(net, iter(loader), vocab, lr=1.0, num_epochs=2)  # a one-shot iterator is empty in epoch 2
+        # a one-shot iterator is empty in epoch 2
+        train_lm(net, iter(loader), vocab, lr=1.0, num_epochs=2, use_random_iter=False)
 
 
 def test_nan_loss_stops_training_with_a_clear_error(small_batches):
@@ -377,5 +381,177 @@ def test_checkpoint_rejects_what_it_cannot_store(time_machine, tmp_path):
     with pytest.raises(TypeError, match="RNNModelScratch"):
         save_checkpoint(tmp_path / "b.pt", nn.Linear(2, 2), vocab)
     torch.save({"weights": torch.ones(2)}, tmp_path / "c.pt")
-    with pytest.raises(ValueError, match="not an rnncourse checkpoint"):
+    with pytest.raises(CheckpointError, match=r"c\.pt is not a readable rnncourse checkpoint.*save_checkpoint"):
         load_checkpoint(tmp_path / "c.pt")
+
+
+# ----------------------------------------------------------------------------- defects of issue 11
+
+@pytest.mark.parametrize("grad, theta", [(5e-7, 1e-6), (1.0, 1.0), (0.0, 1.0), (3.0, 10.0)])
+def test_grad_clipping_leaves_gradients_within_theta_exactly_as_they_are(grad, theta):
+    # ||g|| = 5e-7 <= theta = 1e-6 must not change (the old `theta / (||g|| + 1e-6)` made it 3.33e-7),
+    # nor ||g|| = theta = 1 (the old scale was 1 / (1 + 1e-6)); ||g|| = 0 gives no NaN
+    grads = (torch.tensor([0.0, grad, 0.0]), torch.tensor([[0.0]]))
+    params = params_with_grads(*grads)
+    assert grad_clipping(params, theta) == pytest.approx(grad, rel=1e-6)
+    for p, g in zip(params, grads):
+        assert torch.equal(p.grad, g)
+
+
+@pytest.mark.parametrize("norm, theta", [(2e-6, 1e-6), (5.0, 1.0), (1e4, 0.25)])
+def test_grad_clipping_gives_norm_theta_exactly(norm, theta):
+    # split the norm over two parameters (0.6 and 0.8 of it): the old code gave 6.67e-7 for 2e-6 -> 1e-6
+    params = params_with_grads(torch.tensor([0.6 * norm]), torch.tensor([[0.0, 0.8 * norm]]))
+    assert grad_clipping(params, theta) == pytest.approx(norm, rel=1e-6)
+    clipped = torch.cat([p.grad.flatten() for p in params]).double().norm().item()
+    assert clipped == pytest.approx(theta, rel=1e-6)  # float32 rounding only
+    assert params[0].grad.item() == pytest.approx(0.6 * theta, rel=1e-6)  # the direction is kept
+
+
+def test_a_bare_iterator_needs_its_sampling_scheme_spelled_out(small_batches, time_machine):
+    corpus, vocab = small_batches
+    torch.manual_seed(0)
+    net = RNNModel(nn.GRU(len(vocab), 16), len(vocab))
+    for p in net.parameters():  # weights large enough for the state to matter
+        torch.nn.init.normal_(p, std=0.5)
+    loader = SeqDataLoader(corpus, 4, 5)
+    with pytest.raises(ValueError, match="use_random_iter=False for sequential"):
+        evaluate_perplexity(net, iter(loader))  # a generator: no use_random_iter to read
+    batches = FixedBatches(loader)  # read once (each pass of a loader draws a new random offset)
+    assert batches.use_random_iter is False
+    with pytest.raises(ValueError, match="use_random_iter"):
+        evaluate_perplexity(net, list(batches))
+    sequential = evaluate_perplexity(net, batches)
+    assert evaluate_perplexity(net, iter(batches), use_random_iter=False) == sequential
+    # a fresh state for every minibatch, computed independently of evaluate_perplexity
+    with torch.no_grad():
+        total = sum(F.cross_entropy(net(X)[0], Y.T.reshape(-1), reduction="sum") for X, Y in batches)
+    fresh = math.exp(total.item() / sum(Y.numel() for _, Y in batches))
+    assert evaluate_perplexity(net, iter(batches), use_random_iter=True) == pytest.approx(fresh, rel=1e-5)
+    assert fresh != pytest.approx(sequential, rel=1e-3)  # so the scheme matters here
+    # a contradiction is an error
+    assert FixedBatches(SeqDataLoader(corpus, 4, 5, use_random_iter=True)).use_random_iter is True
+    with pytest.raises(ValueError, match="samples sequentially"):
+        evaluate_perplexity(net, batches, use_random_iter=True)
+    with pytest.raises(ValueError, match="use_random_iter"):
+        FixedBatches(list(batches))
+    with pytest.raises(TypeError, match="use_random_iter"):
+        evaluate_perplexity(net, loader, use_random_iter="no")
+
+
+def test_train_lm_needs_the_sampling_scheme_of_a_bare_iterator(small_batches, valid_batches):
+    corpus, vocab = small_batches
+    batches = list(SeqDataLoader(corpus, 4, 5))
+    net = RNNModelScratch(len(vocab), 8)
+    with pytest.raises(ValueError, match="train_iter.*use_random_iter=False"):
+        train_lm(net, batches, vocab, lr=1.0, num_epochs=1)
+    with pytest.raises(ValueError, match="valid_iter.*FixedBatches"):
+        train_lm(net, batches, vocab, lr=1.0, num_epochs=1, use_random_iter=False, valid_iter=list(valid_batches))
+    history = train_lm(net, batches, vocab, lr=1.0, num_epochs=1, use_random_iter=False, valid_iter=valid_batches)
+    assert history["tokens"] == len(batches) * 4 * 5 and len(history["valid_perplexity"]) == 1
+
+
+class WeightRecorder(RNNModelScratch):
+    """RNNModelScratch that records, at every forward pass, the weights it runs with and its logits."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weights_seen, self.logits = [], []
+
+    def forward(self, X, state=None):
+        self.weights_seen.append({k: v.detach().clone() for k, v in self.state_dict().items()})
+        logits, state = super().forward(X, state)
+        self.logits.append(logits.detach())
+        return logits, state
+
+
+@pytest.fixture(scope="module")
+def full_corpus_batches():
+    """The first 40 sequential minibatches (32 x 35) of the whole Time Machine."""
+    loader, vocab = load_data_time_machine(batch_size=32, num_steps=35, max_tokens=-1)
+    set_seed(0)
+    return FixedBatches(list(loader)[:40], use_random_iter=False), vocab
+
+
+@pytest.mark.parametrize("good_epoch_batches", [0, 15], ids=["lr=1e6", "lr=1e6-after-a-good-epoch"])
+def test_divergence_stops_at_the_next_check_with_the_last_finite_weights(full_corpus_batches, good_epoch_batches):
+    batches, vocab = full_corpus_batches
+    check_every = 10  # train_lm checks every 10 minibatches and at the end of each epoch
+    set_seed(0)
+    net = WeightRecorder(len(vocab), 32)
+    if good_epoch_batches:  # a first epoch at a sane lr, so that the last good weights are not the initial ones
+        train_lm(net, FixedBatches(batches[:good_epoch_batches], False), vocab, lr=1.0, num_epochs=1)
+    with pytest.raises(FloatingPointError, match=r"at epoch 1, minibatch \d+ \(lr=1e\+06\).*restored"):
+        train_lm(net, batches, vocab, lr=1e6, num_epochs=3)
+    # independently: the loss of every minibatch that ran, and the first whose perplexity overflows
+    ran = net.logits[good_epoch_batches:]
+    losses = [F.cross_entropy(logits, Y.T.reshape(-1)).item() for logits, (_, Y) in zip(ran, batches)]
+    first_bad = next(i for i, loss in enumerate(losses, 1) if not loss < math.log(sys.float_info.max))
+    assert len(losses) == math.ceil(first_bad / check_every) * check_every  # stopped at the first check after it
+    assert len(losses) < len(batches)  # long before the end of the epoch
+    last_good_check = (first_bad - 1) // check_every * check_every  # minibatches before the last good check
+    snapshot = net.weights_seen[good_epoch_batches + last_good_check]  # the weights after that check
+    for name, tensor in net.state_dict().items():
+        assert torch.isfinite(tensor).all(), name
+        assert torch.equal(tensor, snapshot[name]), name
+
+
+# ----------------------------------------------------------------------------- bad checkpoint files
+
+@pytest.fixture
+def checkpoint_bytes(time_machine, tmp_path):
+    _, vocab = time_machine
+    path = tmp_path / "good.pt"
+    save_checkpoint(path, RNNModelScratch(len(vocab), 4), vocab)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("kind, why", [
+    ("truncated", "truncated or damaged"),
+    ("cut-short", "truncated or damaged"),
+    ("empty", "empty"),
+    ("text", "not written by torch.save"),
+    ("pickle", "not written by torch.save"),
+    ("tensor", "not one written by save_checkpoint"),
+    ("directory", "directory"),
+])
+def test_a_bad_checkpoint_file_gives_one_clear_error_naming_it(checkpoint_bytes, tmp_path, kind, why):
+    path = tmp_path / f"{kind}.pt"
+    if kind == "truncated":
+        path.write_bytes(checkpoint_bytes[:len(checkpoint_bytes) // 2])
+    elif kind == "cut-short":
+        path.write_bytes(checkpoint_bytes[:100])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("epoch 1: perplexity 12.3\n")
+    elif kind == "pickle":
+        import pickle
+        path.write_bytes(pickle.dumps({"format": "rnncourse-checkpoint"}))
+    elif kind == "tensor":
+        torch.save(torch.ones(3), path)
+    else:
+        path.mkdir()
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not a readable rnncourse checkpoint: ") and why in message
+    assert "\n" not in message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_missing_checkpoint_file_is_named(tmp_path):
+    path = tmp_path / "nowhere" / "model.pt"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(path))):
+        load_checkpoint(path)
+
+
+def test_a_damaged_checkpoint_entry_is_a_checkpoint_error(time_machine, tmp_path):
+    _, vocab = time_machine
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, RNNModelScratch(len(vocab), 4), vocab)
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["state_dict"]["W_hq"]
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="model.pt is not a readable.*damaged"):
+        load_checkpoint(path)
