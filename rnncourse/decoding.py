@@ -37,6 +37,10 @@ __all__ = [
     "exhaustive_search",
     "source_ids",
     "predict_seq2seq",
+    "greedy_batch",
+    "translate_corpus",
+    "translate_corpus_alphas",
+    "evaluate_bleu",
     "MAX_EXHAUSTIVE_CANDIDATES",
 ]
 
@@ -320,3 +324,94 @@ def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab: Vocab, tgt_voc
     else:
         tokens, _ = beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha, device)[0]
     return " ".join(tokens)
+
+
+# --------------------------------------------------------------------------- many sentences
+
+def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vocab, num_steps: int,
+                 device: str | torch.device | None = None) -> list[list[str]]:
+    """Greedy search for many sources at once (the rows of one minibatch): the same
+    outputs as ``greedy_search`` on each source, in one decoder call per step. The
+    encoder reads each source up to its own length (packed), so the padding of the
+    minibatch changes nothing."""
+    if not sources:
+        return []
+    srcs = [_check_search_args(net, src, tgt_vocab, num_steps) for src in sources]
+    device = _device(net, device)
+    eos = tgt_vocab["<eos>"]
+    longest = max(len(src) for src in srcs)
+    X = torch.tensor([src + [0] * (longest - len(src)) for src in srcs], device=device)  # (B, S), 0-padded
+    valid_len = torch.tensor([len(src) for src in srcs], device=device)
+    with _eval_mode(net):
+        state = net.decoder.init_state(net.encoder(X, valid_len), valid_len)
+        last = torch.full((len(srcs),), tgt_vocab["<bos>"], device=device)
+        outputs = []
+        done = torch.zeros(len(srcs), dtype=torch.bool, device=device)
+        for _ in range(num_steps):
+            logits, state = net.decoder(last.unsqueeze(1), state)  # (B, 1, V)
+            last = logits[:, 0].argmax(dim=1)  # (B,)
+            outputs.append(last)
+            done |= last == eos
+            if bool(done.all()):
+                break
+    rows = torch.stack(outputs, dim=1).tolist()  # (B, steps)
+    return [tgt_vocab.to_tokens(row[:row.index(eos)] if eos in row else row) for row in rows]
+
+
+def _source_list(sources, src_vocab: Vocab, num_steps: int) -> list[list[int]]:
+    if isinstance(sources, str):
+        raise TypeError("sources must be a list of sentences (or of word lists), not one string")
+    return [source_ids(src, src_vocab, num_steps) for src in sources]
+
+
+def translate_corpus(net: nn.Module, sources: Sequence[str | Sequence[str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                     num_steps: int, beam_size: int = 1, alpha: float = 0.75,
+                     device: str | torch.device | None = None, batch_size: int = 256) -> list[str]:
+    """Translate every source (a sentence, or a word list such as ``NMTSplit.test[i][0]``):
+    greedy search in minibatches of ``batch_size`` sentences for ``beam_size=1``, else the
+    best candidate of ``beam_search`` sentence by sentence. Outputs are space-joined tokens."""
+    _check_beam_size(beam_size)
+    _check_alpha(alpha)
+    ids = _source_list(sources, src_vocab, num_steps)
+    if beam_size == 1:
+        out: list[str] = []
+        for start in range(0, len(ids), batch_size):
+            out += [" ".join(t) for t in greedy_batch(net, ids[start:start + batch_size], tgt_vocab, num_steps,
+                                                      device)]
+        return out
+    return [" ".join(beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha, device)[0][0]) for src in ids]
+
+
+def translate_corpus_alphas(net: nn.Module, sources: Sequence[str | Sequence[str]], src_vocab: Vocab,
+                            tgt_vocab: Vocab, num_steps: int, beam_size: int, alphas: Sequence[float],
+                            device: str | torch.device | None = None) -> dict[float, list[str]]:
+    """Beam-search translations of every source for several alphas from ONE search per
+    source (the search does not depend on alpha, only the final choice does):
+    ``{alpha: [translation, ...]}``, each list equal to ``translate_corpus(..., alpha=alpha)``."""
+    _check_beam_size(beam_size)
+    for alpha in alphas:
+        _check_alpha(alpha)
+    out: dict[float, list[str]] = {alpha: [] for alpha in alphas}
+    for src in _source_list(sources, src_vocab, num_steps):
+        candidates = beam_candidates(net, src, tgt_vocab, num_steps, beam_size, device)
+        for alpha in alphas:
+            # max() keeps the first of equal scores: the search's order, as sorted() in beam_search
+            ids, _, _ = max(candidates, key=lambda c: candidate_score(c[1], c[2], alpha))
+            out[alpha].append(" ".join(_tokens(ids, tgt_vocab)))
+    return out
+
+
+def evaluate_bleu(net: nn.Module, items: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]],
+                  src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int, beam_size: int = 1, alpha: float = 0.75,
+                  device: str | torch.device | None = None) -> float:
+    """Multi-reference corpus BLEU (0-100, ``rnncourse.bleu.corpus_bleu``) of the net's
+    translations of held-out items ``(source words, [reference word lists])``, such as
+    ``NMTSplit.valid`` or ``NMTSplit.test``."""
+    from .bleu import corpus_bleu
+
+    items = list(items)
+    if not items:
+        raise ValueError("no items to translate: pass (source words, [reference word lists]) pairs")
+    hypotheses = translate_corpus(net, [src for src, _ in items], src_vocab, tgt_vocab, num_steps, beam_size,
+                                  alpha, device)
+    return corpus_bleu(hypotheses, [[" ".join(ref) for ref in refs] for _, refs in items])

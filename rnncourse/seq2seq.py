@@ -199,13 +199,17 @@ class Seq2SeqDecoder(Decoder):
         return enc_state, enc_state[-1]  # (hidden, context): the context is the top layer's final state
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        outputs, state = self.features(X, state)  # (B, T, H)
+        return self.dense(outputs), state  # logits (B, T, V)
+
+    def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the state."""
         _check_tokens(X, self.vocab_size, "the decoder input X")
         hidden, context = state
         emb = self.embedding(X.T)  # (T, B, embed_size)
         context_every_step = context.unsqueeze(0).expand(emb.shape[0], -1, -1)  # (T, B, H)
         outputs, hidden = self.rnn(torch.cat((emb, context_every_step), dim=2), hidden)  # (T, B, H)
-        logits = self.dense(outputs).transpose(0, 1)  # (B, T, V)
-        return logits, (hidden, context)
+        return outputs.transpose(0, 1), (hidden, context)
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
         hidden, context = state
@@ -247,6 +251,11 @@ class Seq2SeqAttentionDecoder(Decoder):
         return outputs.transpose(0, 1), hidden, enc_valid_len.to(outputs.device)
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        outputs, state = self.features(X, state)  # (B, T, H)
+        return self.dense(self.dropout(outputs)), state  # logits (B, T, V)
+
+    def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the state."""
         _check_tokens(X, self.vocab_size, "the decoder input X")
         enc_outputs, hidden, enc_valid_len = state
         keys = self.W_k(enc_outputs)  # (B, S, H): computed once for every step
@@ -261,8 +270,7 @@ class Seq2SeqAttentionDecoder(Decoder):
             context = torch.bmm(weights.unsqueeze(1), enc_outputs).squeeze(1)  # (B, H)
             out, hidden = self.rnn(torch.cat((x, context), dim=1).unsqueeze(0), hidden)
             outputs.append(out)
-        logits = self.dense(self.dropout(torch.cat(outputs, dim=0))).transpose(0, 1)  # (B, T, V)
-        return logits, (enc_outputs, hidden, enc_valid_len)
+        return torch.cat(outputs, dim=0).transpose(0, 1), (enc_outputs, hidden, enc_valid_len)
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
         enc_outputs, hidden, enc_valid_len = state
@@ -362,9 +370,25 @@ def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: 
     """One minibatch ``(X, X_valid_len, Y, Y_valid_len)``: the masked mean cross-entropy of
     the decoder's predictions under teacher forcing, and the number of real target tokens."""
     X, X_valid_len, Y, Y_valid_len = (t.to(device, non_blocking=True) for t in batch)
-    logits, _ = net(X, teacher_forcing_inputs(Y, bos), X_valid_len)  # (B, T, V)
-    loss = (loss_fn or MaskedSoftmaxCELoss())(logits, Y, Y_valid_len)
+    loss_fn = loss_fn or MaskedSoftmaxCELoss()
+    dec_X = teacher_forcing_inputs(Y, bos)
+    if not hasattr(net.decoder, "features"):  # any decoder: logits everywhere, then the mask
+        logits, _ = net(X, dec_X, X_valid_len)  # (B, T, V)
+        return loss_fn(logits, Y, Y_valid_len), int(Y_valid_len.sum())
+    # The same loss, faster: the output layer (the costliest part, H x V per token) runs on
+    # the real target tokens only, not on the padding that the mask would discard anyway.
+    state = net.decoder.init_state(net.encoder(X, X_valid_len), X_valid_len)
+    outputs, _ = net.decoder.features(dec_X, state)  # (B, T, H)
+    real = torch.arange(Y.shape[1], device=Y.device)[None, :] < Y_valid_len[:, None]  # (B, T)
+    logits = net.decoder.dense(_maybe_dropout(net.decoder, outputs[real]))  # (N, V), N real tokens
+    loss = F.cross_entropy(logits, Y[real], label_smoothing=loss_fn.label_smoothing)
     return loss, int(Y_valid_len.sum())
+
+
+def _maybe_dropout(decoder: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
+    """The dropout the decoder applies before its output layer, if it has one."""
+    dropout = getattr(decoder, "dropout", None)
+    return dropout(outputs) if isinstance(dropout, nn.Module) else outputs
 
 
 def _check_translator_vocab(net: nn.Module, tgt_vocab: Vocab) -> None:

@@ -153,3 +153,27 @@ def test_greedy_output_never_contains_its_eos_and_stops_at_num_steps():
     for num_steps in (1, 2, 5):
         tokens, _ = greedy_search(net, [4, 5, 3], TINY, num_steps)
         assert len(tokens) <= num_steps and "<eos>" not in tokens
+
+
+def test_corpus_translation_agrees_with_the_single_sentence_searches():
+    from rnncourse.decoding import greedy_batch, translate_corpus, translate_corpus_alphas
+
+    data_iter, src_vocab, tgt_vocab = load_data_nmt(batch_size=8, num_steps=10, num_examples=600)
+    sentences = ["go .", "i lost .", "he's calm .", "we won !", "i'm fine .", "xyzzy ."]
+    for attention in (False, True):
+        torch.manual_seed(7)
+        net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=attention).double()
+        for p in net.parameters():
+            torch.nn.init.normal_(p, std=0.5)
+        ids = [source_ids(s, src_vocab, 10) for s in sentences]
+        # sentences of different lengths in one minibatch: the padding changes nothing
+        batched = greedy_batch(net, ids, tgt_vocab, 7)
+        assert batched == [greedy_search(net, src, tgt_vocab, 7)[0] for src in ids]
+        assert translate_corpus(net, sentences, src_vocab, tgt_vocab, 7, batch_size=4) == [" ".join(t) for t in batched]
+        by_alpha = translate_corpus_alphas(net, sentences, src_vocab, tgt_vocab, 7, 3, [0.0, 1.0])
+        for alpha in (0.0, 1.0):
+            expected = [" ".join(beam_search(net, src, tgt_vocab, 7, 3, alpha)[0][0]) for src in ids]
+            assert by_alpha[alpha] == expected
+            assert translate_corpus(net, sentences, src_vocab, tgt_vocab, 7, 3, alpha) == expected
+    with pytest.raises(TypeError, match="list of sentences"):
+        translate_corpus(net, "go .", src_vocab, tgt_vocab, 7)

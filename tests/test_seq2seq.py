@@ -8,7 +8,8 @@ import torch
 from rnncourse.decoding import greedy_search, source_ids
 from rnncourse.seq2seq import (EncoderDecoder, MaskedSoftmaxCELoss, Seq2SeqAttentionDecoder, Seq2SeqDecoder,
                                Seq2SeqEncoder, build_translator, d2l_masked_loss, evaluate_loss,
-                               load_translator, save_translator, sequence_mask, teacher_forcing_inputs,
+                               load_translator, save_translator, seq2seq_batch_loss, sequence_mask,
+                               teacher_forcing_inputs,
                                train_seq2seq)
 from rnncourse.translation import build_array_nmt, load_data_nmt, nmt_loader, nmt_vocabs, tokenize_nmt
 from rnncourse.translation import preprocess_nmt, read_data_nmt
@@ -250,3 +251,21 @@ def test_d2l_loader_minibatches_train(vocabs):
     logits, _ = net(X, teacher_forcing_inputs(Y, tgt_vocab["<bos>"]), X_len)
     assert logits.shape == (4, 8, len(tgt_vocab))
     assert MaskedSoftmaxCELoss()(logits, Y, Y_len).dim() == 0
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_the_fast_training_loss_equals_the_masked_loss_on_logits(pairs, vocabs, attention):
+    # seq2seq_batch_loss runs the output layer on the real tokens only; the oracle is the
+    # plain route: logits at every position, then MaskedSoftmaxCELoss
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(5)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=attention).eval()
+    batch = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=32)))
+    X, X_len, Y, Y_len = batch
+    logits, _ = net(X, teacher_forcing_inputs(Y, tgt_vocab["<bos>"]), X_len)
+    for smoothing in (0.0, 0.1):
+        expected = MaskedSoftmaxCELoss(smoothing)(logits, Y, Y_len)
+        loss, tokens = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"),
+                                          MaskedSoftmaxCELoss(smoothing))
+        assert tokens == int(Y_len.sum())
+        torch.testing.assert_close(loss, expected)
