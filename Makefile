@@ -58,7 +58,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/rnn_throughput.py
 
 gpu-torch: $(STAMP)
-	$(BIN)/python -m pip install -q --disable-pip-version-check "torch==$(TORCH_VERSION)+$(TORCH_CUDA)" \
+	PIP_EXTRA_INDEX_URL= $(BIN)/python -m pip install -q --disable-pip-version-check "torch==$(TORCH_VERSION)+$(TORCH_CUDA)" \
 		--index-url $(TORCH_INDEX) -c constraints.txt
 
 # Fails at once, with the reason, where torch sees no GPU; see tools/gpu_test.sh for the steps.
