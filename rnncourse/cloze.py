@@ -21,14 +21,13 @@ with a linear layer on top. Where it reads the output decides what it can know:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import grad_clipping
+from .loop import fit
 
 __all__ = ["make_cloze_data", "ClozeModel", "num_cloze_parameters", "matching_hidden_size",
            "train_cloze", "evaluate_cloze"]
@@ -148,17 +147,33 @@ def matching_hidden_size(vocab_size: int, num_hiddens: int, cell: str = "gru", n
     return min(candidates, key=lambda h: abs(num_cloze_parameters(vocab_size, h, False, cell, num_layers) - target))
 
 
+class _RandomMinibatches:
+    """Index minibatches drawn uniformly at random: ``per_pass`` of them each time it is
+    iterated (one epoch of ``fit``), ``num_updates`` in all (the last pass may be shorter)."""
+
+    def __init__(self, num_examples: int, batch_size: int, num_updates: int, per_pass: int) -> None:
+        self.num_examples, self.batch_size, self.per_pass = num_examples, batch_size, per_pass
+        self.left = num_updates
+
+    def __iter__(self):
+        for _ in range(min(self.per_pass, self.left)):
+            self.left -= 1
+            yield torch.randint(0, self.num_examples, (self.batch_size,))  # (batch_size,), on the CPU
+
+
 def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: int,
                 batch_size: int = 128, lr: float = 0.01, theta: float = 1.0,
-                device: torch.device | None = None, log_every: int = 50) -> dict:
+                device: torch.device | None = None, log_every: int = 50, progress: bool | None = None) -> dict:
     """Train ``net`` with Adam on random minibatches of the cloze examples ``(X, y)``.
 
     X (num_examples, window), y (num_examples,). Each update draws ``batch_size`` example
     indices uniformly at random (from torch's generator: seed it for reproducibility), clips
-    the gradients to a global norm of ``theta`` (``rnncourse.train.grad_clipping``) and takes
-    one Adam step with learning rate ``lr``.
-    Returns a history dict: ``loss`` (mean training cross-entropy over each ``log_every``
-    updates), ``seconds``, ``examples_per_sec``.
+    the gradients to a global norm of ``theta`` and takes one Adam step with learning rate
+    ``lr``: ``rnncourse.loop.fit`` with the cross-entropy of the masked character, where an
+    epoch is a round of ``log_every`` updates.
+    Returns a history dict: ``loss`` (mean training cross-entropy over each complete round
+    of ``log_every`` updates), ``seconds``, ``examples_per_sec``. Raises ``FloatingPointError``
+    when the loss becomes NaN or infinite.
     """
     _check_int("num_updates", num_updates, 1)
     _check_int("batch_size", batch_size, 1)
@@ -167,27 +182,24 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
         raise ValueError(f"need X (num_examples, window) and y (num_examples,), "
                          f"got {tuple(X.shape)} and {tuple(y.shape)}")
     device = device if device is not None else next(net.parameters()).device
-    net.to(device).train()
+    net.to(device)
     X, y = X.to(device), y.to(device)  # once: the examples are small
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    losses, running = [], 0.0
-    start = time.perf_counter()
-    for step in range(1, num_updates + 1):
-        idx = torch.randint(0, X.shape[0], (batch_size,)).to(device)  # drawn on the CPU: same on any device
+
+    def cloze_loss(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+        idx = idx.to(device)  # drawn on the CPU: the same examples on any device
         logits = net(X[idx])  # (batch_size, vocab_size)
-        loss = F.cross_entropy(logits, y[idx])
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"the loss became {loss.item()} at update {step}: lower the learning rate")
-        optimizer.zero_grad()
-        loss.backward()
-        grad_clipping(net, theta)
-        optimizer.step()
-        running += loss.item()
-        if step % log_every == 0:
-            losses.append(running / log_every)
-            running = 0.0
-    seconds = time.perf_counter() - start
-    return {"loss": losses, "seconds": seconds, "examples_per_sec": num_updates * batch_size / seconds}
+        return F.cross_entropy(logits, y[idx]), len(idx)
+
+    minibatches = _RandomMinibatches(X.shape[0], batch_size, num_updates, per_pass=log_every)
+    try:
+        history = fit(net, minibatches, cloze_loss, math.ceil(num_updates / log_every), optimizer, theta=theta,
+                      progress=progress, desc="cloze")
+    except FloatingPointError as error:
+        raise FloatingPointError(f"{error} (an epoch here is a round of {log_every} updates)") from None
+    complete_rounds = num_updates // log_every  # a last, shorter round is not reported
+    return {"loss": history["loss"][:complete_rounds], "seconds": history["seconds"],
+            "examples_per_sec": history["tokens_per_sec"]}
 
 
 @torch.no_grad()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .loop import fit
+
 __all__ = [
     "noisy_sine",
     "lag_features",
@@ -87,6 +89,17 @@ def make_mlp(tau: int, num_hiddens: int = 10) -> nn.Sequential:
     return net
 
 
+class _ShuffledMinibatches:
+    """Index minibatches of ``batch_size`` (the last may be smaller) covering 0..n-1 in a new
+    random order each time it is iterated (torch's global RNG), on ``device``."""
+
+    def __init__(self, n: int, batch_size: int, device: torch.device) -> None:
+        self.n, self.batch_size, self.device = n, batch_size, device
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n).to(self.device).split(self.batch_size))
+
+
 def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor, epochs: int,
                     lr: float, batch_size: int = 16) -> list[float]:
     """Fit ``net`` to (features, labels) with Adam on the mean squared error.
@@ -102,20 +115,21 @@ def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0, "
                          f"got epochs={epochs}, batch_size={batch_size}, lr={lr}")
     loss_fn = nn.MSELoss()
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(features)).to(features.device)
-        for batch in order.split(batch_size):
-            loss = loss_fn(net(features[batch]).reshape(-1), labels[batch])  # (b, 1) -> (b,)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+
+    def batch_loss(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
+        predictions = net(features[rows]).reshape(-1)  # (b, 1) -> (b,)
+        return loss_fn(predictions, labels[rows]), len(rows)
+
+    @torch.no_grad()
+    def mse_on_all_rows() -> float:
         net.eval()
-        with torch.no_grad():
-            losses.append(loss_fn(net(features).reshape(-1), labels).item())
-    return losses
+        return loss_fn(net(features).reshape(-1), labels).item()
+
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    minibatches = _ShuffledMinibatches(len(features), batch_size, features.device)
+    history = fit(net, minibatches, batch_loss, epochs, optimizer, theta=None, evaluate=mse_on_all_rows,
+                  desc="regression")
+    return history["valid"]  # one per epoch
 
 
 @torch.no_grad()

@@ -199,3 +199,25 @@ def test_training_refuses_mismatched_data():
         train_cloze(net, torch.randint(1, 28, (10, 5)), torch.randint(1, 28, (10,)), num_updates=0)
     with pytest.raises(ValueError, match="non-empty"):
         evaluate_cloze(net, torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+
+
+def test_training_stops_with_a_clear_error_when_the_loss_is_nan(time_machine):
+    corpus, vocab = time_machine
+    X, y = make_cloze_data(corpus[:2000], 7)
+    torch.manual_seed(0)
+    net = ClozeModel(len(vocab), 8)
+    with torch.no_grad():
+        net.linear.bias[0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, minibatch 1 .*round of 25 updates"):
+        train_cloze(net, X, y, num_updates=100, batch_size=16, log_every=25)
+    assert torch.isnan(net.linear.bias[0])  # the weights it started with: nothing finite to go back to
+
+
+def test_a_last_incomplete_round_of_updates_is_not_reported(time_machine):
+    corpus, vocab = time_machine
+    X, y = make_cloze_data(corpus[:2000], 7)
+    torch.manual_seed(0)
+    net = ClozeModel(len(vocab), 8)
+    history = train_cloze(net, X, y, num_updates=60, batch_size=16, log_every=25)
+    assert len(history["loss"]) == 2  # rounds of updates 1-25 and 26-50; 51-60 is incomplete
+    assert history["examples_per_sec"] == pytest.approx(60 * 16 / history["seconds"])
