@@ -49,8 +49,11 @@ def test_record_device_returns_nothing_and_rejects_bad_input():
 
 
 def _notebook(path: pathlib.Path, source: str) -> None:
+    """A chapter whose one code cell is hidden (`remove-cell`), as the chapters' record_device cells are."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"), nbformat.v4.new_code_cell(source)]
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = ["remove-cell"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"), cell]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
