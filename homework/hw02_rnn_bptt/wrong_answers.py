@@ -1,0 +1,92 @@
+"""Typical wrong answers to hw02, one or more per question (see hw01's wrong_answers.py)."""
+
+WRONG_ANSWERS = [
+    {
+        "question": "q1",
+        "name": "the recurrent weight transposed (H W_hh^T)",
+        "code": '''
+def rnn_step(X_t, H_prev, W_xh, W_hh, b_h):
+    if X_t.shape[1] != W_xh.shape[0] or H_prev.shape != (X_t.shape[0], W_xh.shape[1]) \\
+            or W_hh.shape != (W_xh.shape[1],) * 2 or b_h.shape != (W_xh.shape[1],):
+        raise ValueError("shape mismatch")
+    return torch.tanh(X_t @ W_xh + H_prev @ W_hh.T + b_h)
+''',
+    },
+    {
+        "question": "q2",
+        "name": "clipping that always rescales to norm theta, even when the norm is below it",
+        "code": '''
+def clip_gradients(params, theta):
+    if not 0 < theta < math.inf:
+        raise ValueError("theta must be positive and finite")
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+    for g in grads:
+        g.mul_(theta / norm)
+    return norm
+''',
+    },
+    {
+        "question": "q2",
+        "name": "each parameter clipped on its own instead of the global norm",
+        "code": '''
+def clip_gradients(params, theta):
+    if not 0 < theta < math.inf:
+        raise ValueError("theta must be positive and finite")
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+    for g in grads:
+        g_norm = g.norm().item()
+        if g_norm > theta:
+            g.mul_(theta / g_norm)
+    return norm
+''',
+    },
+    {
+        "question": "q3",
+        "name": "dL/dh_t without the path through h_{t+1} (no W_hh^T dL/dh_{t+1} term)",
+        "code": '''
+def bptt_linear_grads(W_hx, W_hh, W_qh, X, Y):
+    T, q = X.shape[0], W_qh.shape[0]
+    if bool(((Y < 0) | (Y >= q)).any()):
+        raise ValueError("labels out of range")
+    H, h = [], X.new_zeros(W_hh.shape[0])
+    for t in range(T):
+        h = W_hx @ X[t] + W_hh @ h
+        H.append(h)
+    O = torch.stack(H) @ W_qh.T
+    dO = (torch.softmax(O, dim=1) - F.one_hot(Y, q).to(O.dtype)) / T
+    dW_hx, dW_hh, dW_qh = torch.zeros_like(W_hx), torch.zeros_like(W_hh), torch.zeros_like(W_qh)
+    for t in range(T):
+        dh = W_qh.T @ dO[t]
+        h_prev = H[t - 1] if t > 0 else X.new_zeros(W_hh.shape[0])
+        dW_hx += torch.outer(dh, X[t])
+        dW_hh += torch.outer(dh, h_prev)
+        dW_qh += torch.outer(dO[t], H[t])
+    return dW_hx, dW_hh, dW_qh
+''',
+    },
+    {
+        "question": "q4",
+        "name": "the state reset to zeros for every minibatch instead of carried over",
+        "code": '''
+def heldout_perplexity(net, batches):
+    if not batches:
+        raise ValueError("no minibatches")
+    was_training = net.training
+    net.eval()
+    total_loss, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for X, Y in batches:
+            logits, _ = net(X, net.begin_state(X.shape[0]))
+            total_loss += F.cross_entropy(logits, Y.T.reshape(-1), reduction="sum").item()
+            total_tokens += Y.numel()
+    net.train(was_training)
+    return math.exp(total_loss / total_tokens)
+''',
+    },
+]
