@@ -11,7 +11,8 @@ and its execution record (run time, success) to the build environment. The direc
 is replaced, once every document has been read and executed (a post-transform), by a table
 with one row per executed notebook: document, device, PyTorch, CUDA, run time, status. A
 notebook that never called ``record_device`` gets a warning (an error under ``-W``), so a
-chapter cannot silently drop out of the record.
+chapter cannot silently drop out of the record. (In a build that executes nothing, the
+notebooks' stored records are listed, with no run time.)
 
 Registered in ``_config.yml``: ``sphinx: local_extensions: {execution_devices: _ext}``.
 """
@@ -37,7 +38,7 @@ LOGGER = logging.getLogger(__name__)
 # The key MyST-NB's own exec table sets on a document: when a notebook is re-executed,
 # documents carrying it are rebuilt, so the table is never stale in an incremental build.
 HAS_EXEC_TABLE = "has_exec_table"
-COLUMNS = ["Document", "Device", "PyTorch", "CUDA", "Run time (s)", "Status"]
+COLUMNS = ["Page", "Device", "PyTorch", "CUDA", "Run time (s)", "Status"]
 
 
 class DeviceExecTableNode(nodes.General, nodes.Element):
@@ -93,9 +94,10 @@ def make_table(env, parent_docname: str) -> nodes.table:
     tgroup += body
     metadata = NbMetadataCollector.get_doc_data(env)
     for docname in sorted(metadata):
-        exec_data = metadata[docname].get("exec_data")
-        if not exec_data:
-            continue
+        exec_data = metadata[docname].get("exec_data") or {}
+        recorded = DEVICE_GLUE_KEYS["device"] in (metadata[docname].get("glue") or [])
+        if not exec_data and not recorded:
+            continue  # not a notebook, or one neither executed now nor holding a record
         info = read_device_glue(output_folder.joinpath(*(docname + ".glue.json").split("/")))
         if info is None:
             LOGGER.warning(f"{docname}: the notebook did not call rnncourse.book.record_device"
@@ -105,7 +107,8 @@ def make_table(env, parent_docname: str) -> nodes.table:
         link = pending_xref(refdoc=parent_docname, refdomain="std", reftype="doc",
                             reftarget=posixpath.relpath(docname, posixpath.dirname(parent_docname)),
                             refexplicit=True, refwarn=True, classes=["xref", "doc"])
-        link += nodes.inline(text=docname)
+        title = env.titles.get(docname)  # the page's title, as the table of contents shows it
+        link += nodes.inline(text=title.astext() if title is not None else docname)
         runtime = exec_data.get("runtime")
         row = nodes.row()
         row += _cell(link)
@@ -113,7 +116,7 @@ def make_table(env, parent_docname: str) -> nodes.table:
         row += _cell(info["torch"])
         row += _cell(info["cuda"])
         row += _cell("-" if runtime is None else f"{runtime:.1f}")
-        row += _cell("✅" if exec_data.get("succeeded") else "❌")
+        row += _cell("-" if not exec_data else "✅" if exec_data.get("succeeded") else "❌")
         body += row
     return table
 

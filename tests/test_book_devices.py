@@ -84,7 +84,7 @@ def test_execution_page_shows_the_device_of_each_chapter(tmp_path):
     assert set(DEVICE_GLUE_KEYS.values()) <= set(glue)
     page = (tmp_path / "html" / "execution.html").read_text(encoding="utf-8")
     expected = device_info("cpu")
-    for column in ("Device", "PyTorch", "CUDA", "Run time (s)"):
+    for column in ("Page", "Device", "PyTorch", "CUDA", "Run time (s)"):
         assert f"<p>{column}</p>" in page
     # The kernel may run a different number of threads than this process: compare the CPU's name.
     assert "<p>" + expected["device"].rsplit(",", 1)[0] + ", " in page
