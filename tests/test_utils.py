@@ -4,6 +4,7 @@ import pathlib
 import random
 import shutil
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -79,10 +80,12 @@ def test_make_gpu_test_refuses_without_cuda():
 
     ``-o .venv/.installed`` (make's --assume-old) keeps make from re-installing the venv
     when requirements.txt is newer than its stamp: this test must never install anything.
+    ``BIN=`` points make at the environment running this test, wherever it lives.
     """
     env = {k: v for k, v in os.environ.items() if k != REQUIRE_CUDA_VARIABLE}
     env["PATH"] = "/usr/bin:/bin"  # no nvidia-smi here either way
-    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "gpu-test"],
+    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed",
+                             f"BIN={pathlib.Path(sys.executable).parent}", "gpu-test"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "gpu-test: no usable CUDA GPU" in result.stderr
