@@ -177,3 +177,21 @@ def test_corpus_translation_agrees_with_the_single_sentence_searches():
             assert translate_corpus(net, sentences, src_vocab, tgt_vocab, 7, 3, alpha) == expected
     with pytest.raises(TypeError, match="list of sentences"):
         translate_corpus(net, "go .", src_vocab, tgt_vocab, 7)
+
+
+def test_evaluate_bleu_is_corpus_bleu_of_the_translations():
+    import sacrebleu
+
+    from rnncourse.bleu import sacrebleu_streams
+    from rnncourse.decoding import evaluate_bleu, translate_corpus
+
+    _, src_vocab, tgt_vocab = load_data_nmt(batch_size=8, num_steps=10, num_examples=600)
+    torch.manual_seed(8)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1)
+    items = [(["go", "."], [["va", "!"], ["marche", "."]]), (["i", "lost", "."], [["j'ai", "perdu", "."]])]
+    hyps = translate_corpus(net, [s for s, _ in items], src_vocab, tgt_vocab, 6)
+    refs = [[" ".join(r) for r in rs] for _, rs in items]
+    expected = sacrebleu.corpus_bleu(hyps, sacrebleu_streams(refs), tokenize="none", smooth_method="none").score
+    assert evaluate_bleu(net, items, src_vocab, tgt_vocab, 6) == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="no items"):
+        evaluate_bleu(net, [], src_vocab, tgt_vocab, 6)
