@@ -1,0 +1,209 @@
+"""What readers see of the notebooks' code: code that teaches, within 88 columns.
+
+For every chapter notebook in ``book/``:
+
+* every line of code shown on the page is at most 88 columns wide: the source of every
+  code cell whose input is shown, and every line of every ``show_source(...)`` listing
+  (the package source of each object shown, and the listing stored in the notebook);
+* no visible cell is plumbing only: a cell whose input is shown does not consist of
+  ``glue(...)`` calls alone (those belong in a ``remove-input``/``remove-cell`` cell);
+* no cell prints a glue return value: a cell whose output is shown does not end with a
+  bare ``glue(...)`` expression (its value would be printed, e.g. ``680``), and no stored
+  ``execute_result`` of such a cell exists.
+
+Wide characters (CJK) count as two columns, as in a monospace font.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import pathlib
+import re
+import unicodedata
+
+import pytest
+
+BOOK = pathlib.Path(__file__).resolve().parent.parent / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+MAX_COLUMNS = 88
+HIDDEN_INPUT = {"remove-input", "remove-cell"}
+HIDDEN_OUTPUT = {"remove-output", "remove-cell"}
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def columns(line: str) -> int:
+    """Display width of a line in a monospace font (East Asian wide characters count 2)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
+
+
+def source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return src if isinstance(src, str) else "".join(src)
+
+
+def tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def code_cells(nb_path: pathlib.Path) -> list[tuple[int, dict]]:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    return [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+
+
+def parse(src: str) -> ast.Module:
+    """Parse a cell, with IPython magics and shell escapes replaced by ``pass``."""
+    lines = ["pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines()]
+    return ast.parse("\n".join(lines))
+
+
+def is_glue_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == "glue") or (
+        isinstance(func, ast.Attribute) and func.attr == "glue")
+
+
+def is_glue_statement(stmt: ast.stmt) -> bool:
+    """``glue(...)``, ``_ = glue(...)`` or ``x = glue(...)``."""
+    if isinstance(stmt, ast.Expr):
+        return is_glue_call(stmt.value)
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return stmt.value is not None and is_glue_call(stmt.value)
+    return False
+
+
+def too_wide(lines: list[str]) -> list[str]:
+    return [f"{columns(ln)} columns: {ln.strip()[:70]}" for ln in lines if columns(ln) > MAX_COLUMNS]
+
+
+def rnncourse_imports(cells: list[tuple[int, dict]]) -> dict[str, object]:
+    """Names bound by ``from rnncourse... import ...`` / ``import rnncourse...`` in the notebook."""
+    names: dict[str, object] = {}
+    for _, cell in cells:
+        try:
+            tree = parse(source(cell))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnncourse"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[alias.asname or alias.name] = getattr(module, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("rnncourse"):
+                        module = importlib.import_module(alias.name)
+                        if alias.asname:
+                            names[alias.asname] = module
+                        else:
+                            names["rnncourse"] = importlib.import_module("rnncourse")
+    return names
+
+
+def resolve(expr: ast.AST, names: dict[str, object]) -> object:
+    """The object a dotted name like ``RNNScratch.forward`` refers to, via the imports."""
+    chain = []
+    while isinstance(expr, ast.Attribute):
+        chain.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name) or expr.id not in names:
+        raise LookupError(ast.unparse(expr))
+    obj = names[expr.id]
+    for attr in reversed(chain):
+        obj = getattr(obj, attr)
+    return obj
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_code_cells_fit_in_88_columns(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, cell in code_cells(nb_path):
+        if tags(cell) & HIDDEN_INPUT:
+            continue
+        problems += [f"cell {i}: {p}" for p in too_wide(source(cell).splitlines())]
+    assert not problems, f"{nb_path.name}: shown code wider than {MAX_COLUMNS} columns:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_show_source_listings_fit_in_88_columns(nb_path: pathlib.Path) -> None:
+    cells = code_cells(nb_path)
+    names = rnncourse_imports(cells)
+    problems = []
+    for i, cell in cells:
+        if tags(cell) & HIDDEN_OUTPUT:
+            continue
+        try:
+            tree = parse(source(cell))
+        except SyntaxError as error:
+            problems.append(f"cell {i}: does not parse: {error}")
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "show_source":
+                for arg in node.args:
+                    try:
+                        obj = resolve(arg, names)
+                    except (LookupError, AttributeError) as error:
+                        problems.append(f"cell {i}: cannot resolve show_source argument {error}")
+                        continue
+                    lines, _ = inspect.getsourcelines(obj)
+                    label = ast.unparse(arg)
+                    problems += [f"cell {i}, listing of {label}: {p}"
+                                 for p in too_wide([ln.rstrip("\n") for ln in lines])]
+        # The listings stored in the notebook (what the last run showed).
+        for out in cell.get("outputs", []):
+            markdown = out.get("data", {}).get("text/markdown")
+            if markdown is None:
+                continue
+            markdown = markdown if isinstance(markdown, str) else "".join(markdown)
+            for block in FENCE.findall(markdown):
+                problems += [f"cell {i}, stored listing: {p}" for p in too_wide(block.splitlines())]
+    assert not problems, (f"{nb_path.name}: listings wider than {MAX_COLUMNS} columns:\n"
+                          + "\n".join(sorted(set(problems))))
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_visible_cell_is_only_glue(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, cell in code_cells(nb_path):
+        if tags(cell) & HIDDEN_INPUT:
+            continue
+        try:
+            body = parse(source(cell)).body
+        except SyntaxError:
+            continue
+        code = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if code and all(is_glue_statement(s) for s in code):
+            first = source(cell).strip().splitlines()[0]
+            problems.append(f"cell {i} shows only glue(...) calls: {first[:70]}")
+    assert not problems, (f"{nb_path.name}: visible cells that are build plumbing "
+                          "(tag them remove-input or remove-cell):\n" + "\n".join(problems))
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_cell_prints_a_glue_return_value(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, cell in code_cells(nb_path):
+        if tags(cell) & HIDDEN_OUTPUT:
+            continue
+        src = source(cell).rstrip()
+        try:
+            body = parse(src).body
+        except SyntaxError:
+            continue
+        if not body:
+            continue
+        last = body[-1]
+        if isinstance(last, ast.Expr) and is_glue_call(last.value) and not src.endswith(";"):
+            results = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
+            shown = ""
+            if results:
+                plain = results[0].get("data", {}).get("text/plain", "")
+                shown = f" (stored output: {(plain if isinstance(plain, str) else ''.join(plain))[:40]})"
+            problems.append(f"cell {i} ends with a bare glue(...), whose return value is printed"
+                            f"{shown}: {src.splitlines()[-1].strip()[:60]}")
+    assert not problems, (f"{nb_path.name}: cells print a glue return value (write `_ = glue(...)`, "
+                          "or end the line with `;`):\n" + "\n".join(problems))
