@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export TQDM_DISABLE := 1
 
-.PHONY: book test unit nbval notebooks benchmark install constraints clean gpu-test gpu-torch
+.PHONY: book test browser-test unit nbval notebooks benchmark install constraints clean gpu-test gpu-torch
 
 # The GPU check (tools/gpu_test.sh; README "Running on a GPU"). TORCH_CUDA is the one place
 # that names the CUDA build: `make gpu-torch` installs torch==$(TORCH_VERSION)+$(TORCH_CUDA)
@@ -36,12 +36,25 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
+# After every build, the download buttons get this build's executed notebooks
+# (tools/fix_downloads.py), so that a page and its download come from one run.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python tools/fix_downloads.py _build
 
+# The browser test (tools/browser_test.py) reads the built pages in headless Chromium.
+# Exit status 2 means no Chromium was found: locally that is a loud skip, with CI=true a
+# failure (the script decides; .ci/run installs chromium first when it can).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python tools/fix_downloads.py _build
+	@$(MAKE) --no-print-directory browser-test
+
+browser-test: $(STAMP)
+	@$(BIN)/python tools/browser_test.py --html _build/html --screenshots _build/screenshots; \
+	status=$$?; if [ $$status -eq 2 ]; then echo "make: the browser test was SKIPPED (no Chromium)"; exit 0; fi; \
+	exit $$status
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
