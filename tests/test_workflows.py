@@ -264,3 +264,16 @@ def test_publish_builds_and_deploys_with_only_the_permissions_it_needs():
     upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "_build/html"
     assert [s for s in deploy["steps"] if s.get("uses", "").startswith("actions/deploy-pages@")]
+
+
+# ----------------------------------------------------------------------------- the CUDA tag
+
+def test_the_cuda_tag_is_set_in_one_place():
+    """Only the Makefile names the CUDA build of torch (TORCH_CUDA); the script and workflows take it from there."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert len(re.findall(r"^TORCH_CUDA\s*\?=\s*cu\d+\s*$", makefile, re.M)) == 1
+    assert '"torch==$(TORCH_VERSION)+$(TORCH_CUDA)"' in makefile and "whl/$(TORCH_CUDA)" in makefile
+    for path in [REPO / "tools" / "gpu_test.sh", *WORKFLOW_FILES]:
+        code = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+                         if not line.lstrip().startswith("#"))
+        assert not re.search(r"\bcu\d{3}\b", code), f"{path.name} names a CUDA tag: take TORCH_CUDA from the Makefile"

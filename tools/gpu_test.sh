@@ -62,7 +62,7 @@ if [[ $code -ne 0 ]]; then
             echo "  nvidia-smi fails: the driver cannot reach a GPU."
         else
             echo "  The GPU is there but this torch cannot use it: its CUDA build may need a newer driver;"
-            echo "  try another build, e.g. \`make gpu-torch TORCH_CUDA=cu126\`, then \`make gpu-test\`."
+            echo "  try an older CUDA build: \`make gpu-torch TORCH_CUDA=<tag>\` (tags: pytorch.org), then \`make gpu-test\`."
         fi
         echo "  make gpu-test runs only on a CUDA machine; on a CPU, use \`make test\`."
     } >&2
