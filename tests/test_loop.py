@@ -186,6 +186,16 @@ def test_divergence_at_the_end_of_an_epoch_is_caught_there(task):
     assert len(recorder.losses) == 7 and torch.equal(net.table.weight.detach(), recorder.weights_seen[0])
 
 
+def test_weights_that_overflow_count_as_divergence_even_with_a_finite_loss(task):
+    net, loader, _, _ = task
+    before = net.table.weight.detach().clone()
+    # lr = inf: the loss and the gradient of the first minibatch are finite, the weights after it are not
+    with pytest.raises(FloatingPointError, match=r"the weights became non-finite at epoch 1, minibatch 1 "):
+        fit(net, loader, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0), check_every=1,
+            lr_schedule=lambda epoch: math.inf)
+    assert torch.equal(net.table.weight.detach(), before)
+
+
 def test_a_huge_loss_counts_as_divergence_with_max_loss(task):
     net, loader, _, _ = task
     with pytest.raises(FloatingPointError, match=r"the loss became 3\.\d+ at epoch 1, minibatch 1"):
