@@ -34,6 +34,7 @@ Set ``RNNCOURSE_CHROMIUM`` to use another Chromium binary.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import base64
 import functools
@@ -230,6 +231,48 @@ def book_pages(html_dir: pathlib.Path) -> list[str]:
     return pages
 
 
+def _is_glue_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Name) and node.func.id == "glue")
+        or (isinstance(node.func, ast.Attribute) and node.func.attr == "glue"))
+
+
+def only_glue(code: str) -> bool:
+    """A shown cell that is build plumbing: nothing but ``glue(...)`` / ``_ = glue(...)``."""
+    try:
+        body = ast.parse("\n".join("pass" if ln.lstrip().startswith(("%", "!")) else ln
+                                   for ln in code.splitlines())).body
+    except SyntaxError:
+        return False
+    body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    return bool(body) and all(
+        _is_glue_call(s.value) if isinstance(s, (ast.Expr, ast.Assign, ast.AnnAssign)) and s.value is not None
+        else False for s in body)
+
+
+def glue_echoes(nb: dict) -> list[str]:
+    """Printed values that are glue return values: a visible cell's execute_result equal to
+    the value the same cell glued (``glue(...)`` as the cell's last expression)."""
+    echoes = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        if {"remove-cell", "remove-output"} & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        glued = set()
+        for out in cell.get("outputs", []):
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("application/papermill.record/") and mime.endswith("text/plain"):
+                    glued.add(_norm(value if isinstance(value, str) else "".join(value)))
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                plain = out.get("data", {}).get("text/plain", "")
+                plain = _norm(plain if isinstance(plain, str) else "".join(plain))
+                if plain and plain in glued:
+                    echoes.append(plain)
+    return echoes
+
+
 def _norm(text: str) -> str:
     return " ".join(ANSI.sub("", text).split())
 
@@ -318,6 +361,10 @@ async def check_page(browser, base_url: str, html_dir: pathlib.Path, page_rel: s
                 m = pattern.search(out["text"])
                 if m:
                     fail(f"an output shows a {what}: {_norm(out['text'][max(0, m.start() - 20):m.end() + 60])}")
+        for code in await page.eval_on_selector_all(
+                ".cell_input pre", "els => els.map(e => e.textContent)"):
+            if only_glue(code):
+                fail(f"a shown cell is only glue(...) plumbing: {_norm(code)[:70]}")
         images = await page.evaluate(JS_IMAGES)
         for img in images:
             if not img["ok"]:
@@ -399,7 +446,13 @@ async def check_notebook(page, base_url: str, html_dir: pathlib.Path, page_rel: 
     if not nb_path.is_file():
         fail(f"the download button points to a missing file: {hrefs[0]}")
         return
-    texts, nb_images = notebook_expectations(json.loads(nb_path.read_text(encoding="utf-8")))
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    texts, nb_images = notebook_expectations(nb)
+    shown_plain = [_norm(t) for t in await page.eval_on_selector_all(
+        ".cell_output .output.text_plain", "els => els.map(e => e.textContent)")]
+    for echo in glue_echoes(nb):
+        if echo in shown_plain:
+            fail(f"the page prints a glue return value (build plumbing): {echo[:60]}")
     page_text = _norm(" ".join(await page.eval_on_selector_all(
         ".cell_output", "els => els.map(e => e.textContent)")))
     missing = [t for t in texts if t not in page_text]
@@ -439,10 +492,11 @@ async def check_search(browser, base_url: str, width: int) -> list[str]:
     return failures
 
 
-async def run(html_dir: pathlib.Path, shots: pathlib.Path, chromium: str, jobs: int) -> int:
+async def run(html_dir: pathlib.Path, shots: pathlib.Path, chromium: str, jobs: int,
+              only: list[str] | None = None) -> int:
     from playwright.async_api import async_playwright
 
-    pages = book_pages(html_dir)
+    pages = [p for p in book_pages(html_dir) if not only or any(o in p for o in only)]
     if not pages:
         print(f"browser test: no pages in {html_dir}", file=sys.stderr)
         return 1
@@ -490,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=pathlib.Path, default=pathlib.Path("_build/html"))
     parser.add_argument("--screenshots", type=pathlib.Path, default=pathlib.Path("_build/screenshots"))
     parser.add_argument("--jobs", type=int, default=3, help="pages checked at once")
+    parser.add_argument("--pages", nargs="*", help="check only pages whose path contains one of these")
     parser.add_argument("--require", action="store_true",
                         help="fail when no Chromium is found (implied by CI=true)")
     args = parser.parse_args(argv)
@@ -509,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.html / "index.html").is_file() and not list(args.html.glob("**/*.html")):
         print(f"browser test: {args.html} holds no built book: run `make book` first", file=sys.stderr)
         return 1
-    return asyncio.run(run(args.html, args.screenshots, chromium, args.jobs))
+    return asyncio.run(run(args.html, args.screenshots, chromium, args.jobs, args.pages))
 
 
 if __name__ == "__main__":
