@@ -177,18 +177,25 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
     start = time.perf_counter()
     if snapshot is None:
         snapshot = _Snapshot(net)
-    pending_losses, pending_norms = [], []  # since the last check, on the device
-    checked_losses, checked_norms = [], []  # read back, on the host: (k,) tensors
-    num_tokens: list[int] = []
+    # per minibatch since the last check, on the device: losses, gradient norms, token counts
+    # (ints, or 0-d tensors that batch_loss need not read back: int() on a CUDA tensor waits for it)
+    pending_losses, pending_norms, pending_tokens = [], [], []
+    checked_losses, checked_norms, num_tokens = [], [], []  # read back, on the host
     complete = True
 
     def check() -> None:
-        losses = torch.stack(pending_losses)  # (k,)
-        norms = torch.stack(pending_norms).to(losses.device, losses.dtype)  # (k,)
-        weights_ok = _weights_finite(net).to(losses.device, losses.dtype).reshape(1)
-        values = torch.cat([losses, norms, weights_ok]).cpu()  # the one host sync of a check
+        device = pending_losses[0].device
         k = len(pending_losses)
-        losses, norms, weights_ok = values[:k], values[k:2 * k], bool(values[-1])
+        values = torch.cat([  # all in float64 on the loss's device: (3k + 1,)
+            torch.stack(pending_losses).double(),
+            torch.stack(pending_norms).to(device, torch.float64),
+            torch.stack([torch.as_tensor(n).to(device, torch.float64) for n in pending_tokens]),
+            _weights_finite(net).to(device, torch.float64).reshape(1),
+        ]).cpu()  # the one host sync of a check
+        losses, norms, tokens, weights_ok = values[:k], values[k:2 * k], values[2 * k:3 * k], bool(values[-1])
+        if not bool((tokens > 0).all()):
+            raise ValueError(f"batch_loss returned a token count of {tokens.min().item():g}: it must return "
+                             "(mean loss, number of tokens the mean is over), with at least one token")
         done = sum(len(c) for c in checked_losses)  # minibatches of this epoch checked before
         bad_loss = (~(losses < max_loss)).nonzero()  # `not x < bound` is True for NaN too
         bad_norm = (~torch.isfinite(norms)).nonzero()
@@ -205,8 +212,10 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
                 f"Use a smaller learning rate or {_divergence_advice(theta)}.")
         checked_losses.append(losses)
         checked_norms.append(norms)
+        num_tokens.extend(int(n) for n in tokens)
         pending_losses.clear()
         pending_norms.clear()
+        pending_tokens.clear()
         snapshot.take(f"those after minibatch {done + k} of epoch {epoch}")
 
     for batch in batches:
@@ -216,7 +225,7 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
         pending_norms.append(_clip_grad_norm(_grads(net), theta))
         optimizer.step()
         pending_losses.append(loss.detach())
-        num_tokens.append(int(n))
+        pending_tokens.append(n)
         if len(pending_losses) == check_every:
             check()
         if deadline is not None and time.perf_counter() > deadline:
@@ -228,13 +237,13 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
         raise ValueError(f"the data iterator yielded no minibatches in epoch {epoch}: pass a loader that can be "
                          "iterated once per epoch (a SeqDataLoader, a list), not a one-shot generator, and "
                          "check that the data hold at least one minibatch")
-    step_losses, step_norms = torch.cat(checked_losses), torch.cat(checked_norms)
+    step_losses, step_norms = torch.cat(checked_losses), torch.cat(checked_norms)  # float64
     weights = torch.tensor(num_tokens, dtype=torch.float64)
     return {
-        "loss": float((step_losses.double() * weights).sum() / weights.sum()),
+        "loss": float((step_losses * weights).sum() / weights.sum()),
         "tokens": int(weights.sum()),
         "steps": len(num_tokens),
-        "grad_norm": float(step_norms.double().mean()),
+        "grad_norm": float(step_norms.mean()),
         "seconds": time.perf_counter() - start,
         "complete": complete,
     }
@@ -279,7 +288,8 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     """Train ``net`` for ``num_epochs`` passes over ``train_iter``; return the history.
 
     * **minibatch**: ``loss, num_tokens = batch_loss(batch)``, the MEAN loss over
-      ``num_tokens`` tokens as a differentiable 0-d tensor (``batch_loss`` moves the batch to
+      ``num_tokens`` tokens (an int, or a 0-d tensor, read back only at the checks) as a
+      differentiable 0-d tensor (``batch_loss`` moves the batch to
       the device); then ``optimizer.zero_grad``, backward, clipping to a global norm of
       ``theta`` (``None``: no clipping), ``optimizer.step()``. ``train_iter`` is iterated
       once per epoch, so it must be re-iterable (a loader or a list, not a generator).

@@ -266,3 +266,19 @@ def test_fit_rejects_bad_arguments(task):
         fit(net, loader, loss, 1, sgd, evaluate=2.0)
     with pytest.raises(ValueError, match="no minibatches in epoch 2"):
         fit(net, iter(loader), loss, 2, sgd)  # a one-shot iterator is empty in epoch 2
+
+
+def test_token_counts_may_be_tensors_and_must_be_positive(task):
+    net, loader, _, vocab_size = task
+    batches = list(loader)[:12]
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    as_int = fit(net, batches, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0))
+    net.load_state_dict(start)
+
+    def tensor_count(batch):  # the count as a 0-d tensor, as a masked loss computes it
+        loss, n = bigram_loss(net)(batch)
+        return loss, torch.tensor(n)
+    as_tensor = fit(net, batches, tensor_count, 1, PlainSGD(net.parameters(), lr=1.0))
+    assert as_tensor["loss"] == as_int["loss"] and as_tensor["tokens"] == as_int["tokens"] == 12 * 16 * 20
+    with pytest.raises(ValueError, match="token count of 0"):
+        fit(net, batches, lambda batch: (bigram_loss(net)(batch)[0], 0), 1, PlainSGD(net.parameters(), lr=1.0))
