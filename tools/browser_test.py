@@ -102,7 +102,8 @@ JS_TEXT = """
     const tags = cell ? Array.from(cell.classList).filter(c => c.startsWith('tag_')).map(c => c.slice(4)) : [];
     if (tags.some(t => deliberate.includes(t))) continue;
     const stderr = out.querySelectorAll('.stderr, .traceback, .output.error').length;
-    outputs.push({stderr, text: out.textContent});
+    const text = Array.from(out.querySelectorAll('pre')).map(p => p.textContent).join('\\n') || out.textContent;
+    outputs.push({stderr, text});
   }
   const merrors = Array.from(root.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error') || e.textContent);
   return {prose: parts.join(' '), outputs, merrors};
@@ -251,24 +252,29 @@ def only_glue(code: str) -> bool:
 
 
 def glue_echoes(nb: dict) -> list[str]:
-    """Printed values that are glue return values: a visible cell's execute_result equal to
-    the value the same cell glued (``glue(...)`` as the cell's last expression)."""
+    """Printed glue return values: the execute_result of a shown cell whose last statement
+    is a bare ``glue(...)`` (myst-nb strips the glue records from the executed notebook,
+    so the cell's source says which value is a glue return value)."""
     echoes = []
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         if {"remove-cell", "remove-output"} & set(cell.get("metadata", {}).get("tags", [])):
             continue
-        glued = set()
-        for out in cell.get("outputs", []):
-            for mime, value in out.get("data", {}).items():
-                if mime.startswith("application/papermill.record/") and mime.endswith("text/plain"):
-                    glued.add(_norm(value if isinstance(value, str) else "".join(value)))
+        src = cell.get("source", "")
+        src = (src if isinstance(src, str) else "".join(src)).rstrip()
+        try:
+            body = ast.parse("\n".join("pass" if ln.lstrip().startswith(("%", "!")) else ln
+                                       for ln in src.splitlines())).body
+        except SyntaxError:
+            continue
+        if not body or not (isinstance(body[-1], ast.Expr) and _is_glue_call(body[-1].value)):
+            continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "execute_result":
                 plain = out.get("data", {}).get("text/plain", "")
                 plain = _norm(plain if isinstance(plain, str) else "".join(plain))
-                if plain and plain in glued:
+                if plain:
                     echoes.append(plain)
     return echoes
 
@@ -449,12 +455,13 @@ async def check_notebook(page, base_url: str, html_dir: pathlib.Path, page_rel: 
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     texts, nb_images = notebook_expectations(nb)
     shown_plain = [_norm(t) for t in await page.eval_on_selector_all(
-        ".cell_output .output.text_plain", "els => els.map(e => e.textContent)")]
+        ".cell_output .output.text_plain pre", "els => els.map(e => e.textContent)")]
     for echo in glue_echoes(nb):
         if echo in shown_plain:
             fail(f"the page prints a glue return value (build plumbing): {echo[:60]}")
+    # The text of the outputs' <pre> blocks (not the copy buttons' labels around them).
     page_text = _norm(" ".join(await page.eval_on_selector_all(
-        ".cell_output", "els => els.map(e => e.textContent)")))
+        ".cell_output pre", "els => els.map(e => e.textContent)")))
     missing = [t for t in texts if t not in page_text]
     for t in missing[:3]:
         fail(f"the downloaded notebook prints text the page does not show: {t[:90]}")
