@@ -137,12 +137,15 @@ JS_OVERFLOW = """
   for (const m of art.querySelectorAll('mjx-container')) {
     const r = m.getBoundingClientRect();
     if (r.width === 0 || m.closest('dialog:not([open])')) continue;
-    const clipped = m.scrollWidth > m.clientWidth + 1 && !scrolls(m) && m.clientWidth > 0;
+    // Clipped: its own overflow hides what does not fit (overflow: visible spills, caught below).
+    const clipped = ['hidden', 'clip'].includes(getComputedStyle(m).overflowX) && m.scrollWidth > m.clientWidth + 1;
     const out = (r.right > right + 1 || r.left < left - 1) && !scrollBox(m);
     if (clipped || out) {
       const mml = m.querySelector('mjx-assistive-mml');
-      bad.push(`formula ${Math.round(r.width)} px wide sticks out of the ${Math.round(right - left)} px column` +
-               ` by ${Math.round(Math.max(r.right - right, left - r.left))} px and cannot be scrolled: ` +
+      const by = clipped ? m.scrollWidth - m.clientWidth : Math.max(r.right - right, left - r.left);
+      bad.push(`formula ${Math.round(Math.max(r.width, m.scrollWidth))} px wide ` +
+               `${clipped ? 'is clipped' : 'sticks out of the ' + Math.round(right - left) + ' px column'}` +
+               ` by ${Math.round(by)} px and cannot be scrolled: ` +
                `${(mml ? mml.textContent : describe(m)).replace(/\\s+/g, ' ').slice(0, 60)}`);
     }
   }
