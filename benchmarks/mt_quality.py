@@ -266,8 +266,12 @@ def main(argv: list[str] | None = None) -> dict:
                      "stopped": history["stopped"]},
         "valid": {"bleu_greedy": valid_greedy, "bleu_beam4_alpha0.75": valid_beam},
         "test": table,
+        "target": {"bleu_beam4_alpha0.75_at_least_25": headline >= 25,
+                   "beam_at_least_greedy_plus_1": headline >= table["greedy"]["bleu"] + 1},
         "samples": samples,
     }
+    print(f"target: beam 4 (alpha 0.75) >= 25: {record['target']['bleu_beam4_alpha0.75_at_least_25']}; "
+          f"beam >= greedy + 1: {record['target']['beam_at_least_greedy_plus_1']}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

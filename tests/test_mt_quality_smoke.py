@@ -39,6 +39,7 @@ def test_a_tiny_run_writes_every_field(tmp_path, capsys):
     # beam 1 is greedy search: the same translations, so the same BLEU for every alpha
     for alpha in ("0", "0.75", "1"):
         assert saved["test"]["beam"][f"beam=1,alpha={alpha}"]["bleu"] == pytest.approx(saved["test"]["greedy"]["bleu"])
+    assert set(saved["target"]) == {"bleu_beam4_alpha0.75_at_least_25", "beam_at_least_greedy_plus_1"}
     assert len(saved["samples"]) == 8 and {"source", "references", "greedy", "beam4"} <= set(saved["samples"][0])
     assert saved["training"]["seconds"] <= 0.03 * 60 + 15  # the budget, plus at most one slow minibatch
     assert saved["load_average_before"] is None or len(saved["load_average_before"]) == 3
