@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export TQDM_DISABLE := 1
 
-.PHONY: book test browser-test unit nbval notebooks benchmark install constraints clean gpu-test gpu-torch
+.PHONY: book test browser-test unit nbval notebooks benchmark install constraints clean gpu-test gpu-torch homework grade
 
 # The GPU check (tools/gpu_test.sh; README "Running on a GPU"). TORCH_CUDA is the one place
 # that names the CUDA build: `make gpu-torch` installs torch==$(TORCH_VERSION)+$(TORCH_CUDA)
@@ -83,3 +83,24 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Homework (homework/README.md): student notebooks and autograder zips for every assignment
+# into _build/homework/<hw>/{student,autograder}; `make grade HW=hw01 SUBMISSIONS=dir/` grades
+# a folder of submissions with `otter run` into _build/homework/<hw>/results/. otter run
+# executes student code as you: use a machine without secrets (see homework/README.md).
+HW_SOURCES := $(wildcard homework/hw*/hw*.ipynb)
+HW ?=
+SUBMISSIONS ?=
+GRADE_TIMEOUT ?= 300
+
+homework: $(STAMP)
+	@for src in $(HW_SOURCES); do \
+		hw=$$(basename $$src .ipynb); rm -rf _build/homework/$$hw/student _build/homework/$$hw/autograder; \
+		echo "otter assign $$src -> _build/homework/$$hw"; \
+		$(BIN)/otter assign $$src _build/homework/$$hw || exit 1; \
+	done
+
+grade: $(STAMP)
+	@test -n "$(HW)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade HW=hw01 SUBMISSIONS=dir/"; exit 2; }
+	@test -d _build/homework/$(HW)/autograder || $(MAKE) homework
+	$(BIN)/python tools/grade.py $(HW) $(SUBMISSIONS) --timeout $(GRADE_TIMEOUT)

@@ -1,0 +1,287 @@
+"""The homework (homework/, otter-grader): every assignment builds, and its tests grade right.
+
+Each assignment is built once per session with ``otter assign`` into a temporary folder;
+then every notebook to grade (the solution, the released student notebook, and the
+solution with each typical wrong answer of ``homework/<hw>/wrong_answers.py`` injected) is
+graded with ``otter.api.grade_submission``, in parallel, and the tests below read the
+scores. A wrong answer must lose points on its own question and on no other: that is what
+shows the hidden tests tell right from wrong.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HOMEWORK = ROOT / "homework"
+SOURCES = {path.stem: path for path in sorted(HOMEWORK.glob("hw*/hw*.ipynb"))}
+OTTER = pathlib.Path(sys.executable).parent / "otter"
+WORKERS = max(2, os.cpu_count() or 1)
+
+
+def load_wrong_answers(hw: str) -> list[dict]:
+    spec = importlib.util.spec_from_file_location(f"{hw}_wrong", SOURCES[hw].parent / "wrong_answers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG_ANSWERS
+
+
+def solution_cell_index(nb: nbformat.NotebookNode, question: str) -> int:
+    """The index of the last code cell before ``grader.check("question")``: the answer cell."""
+    check = f'grader.check("{question}")'
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and check in cell.source:
+            return max(j for j in range(i) if nb.cells[j].cell_type == "code")
+    raise LookupError(f"no {check} cell in the notebook")
+
+
+def inject(solution: pathlib.Path, question: str, code: str, out: pathlib.Path) -> pathlib.Path:
+    """A copy of the solution notebook where a new cell after ``question``'s answer redefines it."""
+    nb = nbformat.read(solution, as_version=4)
+    index = solution_cell_index(nb, question)
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code.strip("\n")))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return out
+
+
+def _grade(submission: str, autograder_zip: str) -> tuple[dict[str, float], dict[str, float], float]:
+    """(score by question, points possible by question, seconds): runs in a worker process."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from otter.api import grade_submission
+
+    start = time.perf_counter()
+    results = grade_submission(submission, autograder_zip, quiet=True)
+    seconds = time.perf_counter() - start
+    scores = {q: float(results.get_score(q)) for q in results.test_files}
+    possible = {q: float(results.get_result(q).possible) for q in results.test_files}
+    return scores, possible, seconds
+
+
+def _execute(notebook: str) -> str:
+    """Run a notebook top to bottom in a fresh kernel; '' if no cell raised, else the error."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(notebook, as_version=4)
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(pathlib.Path(notebook).parent)}}).execute()
+    except CellExecutionError as error:
+        return str(error)[:2000]
+    return ""
+
+
+LOOP_TIMEOUT = 90  # seconds: enough to grade the stub under load; the looping one is stopped then
+
+
+def _grade_tool_submissions(folder: pathlib.Path, student: pathlib.Path) -> pathlib.Path:
+    """A class of four: the released notebook, one that loops, one that is garbage, a stray file."""
+    folder.mkdir(parents=True)
+    (folder / "alice.ipynb").write_bytes(student.read_bytes())
+    looping = nbformat.read(student, as_version=4)
+    looping.cells.insert(0, nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(1)"))
+    nbformat.write(looping, folder / "bob.ipynb")
+    (folder / "carol.ipynb").write_text("this is not a notebook {", encoding="utf-8")
+    (folder / "dave.txt").write_text("my answers are in my head", encoding="utf-8")
+    return folder
+
+
+def _run_grade_tool(submissions: str, autograder_zip: str, out: str) -> dict:
+    """Run tools/grade.py (what `make grade` runs); its exit status, output and CSV rows."""
+    import csv
+
+    start = time.perf_counter()
+    process = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), "hw01", submissions,
+                              "--autograder", autograder_zip, "--out", out, "--timeout", str(LOOP_TIMEOUT)],
+                             capture_output=True, text=True, timeout=600)
+    rows = []
+    if (pathlib.Path(out) / "scores.csv").exists():
+        with open(pathlib.Path(out) / "scores.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    summary = (pathlib.Path(out) / "summary.txt").read_text() if (pathlib.Path(out) / "summary.txt").exists() else ""
+    return {"returncode": process.returncode, "output": process.stdout + process.stderr, "rows": rows,
+            "summary": summary, "seconds": time.perf_counter() - start}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Build every assignment, then grade everything there is to grade, in parallel."""
+    root = tmp_path_factory.mktemp("homework")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    builds = {hw: subprocess.Popen([str(OTTER), "assign", "--no-run-tests", str(src), str(root / hw)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+              for hw, src in SOURCES.items()}
+    built = {}
+    for hw, process in builds.items():
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, f"otter assign failed for {hw}:\n{output}"
+        (zip_path,) = (root / hw / "autograder").glob("*.zip")
+        built[hw] = {"zip": zip_path, "solution": root / hw / "autograder" / f"{hw}.ipynb",
+                     "student": root / hw / "student" / f"{hw}.ipynb"}
+    jobs = {}
+    for hw, paths in built.items():
+        jobs[(hw, "solution")] = paths["solution"]
+        jobs[(hw, "student")] = paths["student"]
+        for k, wrong in enumerate(load_wrong_answers(hw)):
+            jobs[(hw, f"wrong{k}")] = inject(paths["solution"], wrong["question"], wrong["code"],
+                                             root / "wrong" / hw / f"wrong{k}" / f"{hw}.ipynb")
+    # tools/grade.py runs beside the pool: its looping submission mostly sleeps until the timeout
+    grade_dir = _grade_tool_submissions(root / "grade-tool", built["hw01"]["student"])
+    grade_tool = concurrent.futures.ThreadPoolExecutor(1).submit(
+        _run_grade_tool, str(grade_dir), str(built["hw01"]["zip"]), str(root / "grade-out"))
+    with concurrent.futures.ProcessPoolExecutor(WORKERS) as pool:
+        grading = {key: pool.submit(_grade, str(path), str(built[key[0]]["zip"])) for key, path in jobs.items()}
+        runs = {}
+        for hw in built:  # run a copy, elsewhere: its export cell writes a zip beside it
+            copy_path = root / "student-run" / hw / f"{hw}.ipynb"
+            copy_path.parent.mkdir(parents=True)
+            copy_path.write_bytes(built[hw]["student"].read_bytes())
+            runs[hw] = pool.submit(_execute, str(copy_path))
+        scores = {key: future.result() for key, future in grading.items()}
+        student_errors = {hw: future.result() for hw, future in runs.items()}
+        grade_tool_run = grade_tool.result()
+    seconds = sorted(s for _, _, s in scores.values())
+    print(f"\nhomework: graded {len(seconds)} submissions, {WORKERS} at a time; seconds per submission: "
+          f"median {seconds[len(seconds) // 2]:.1f}, max {seconds[-1]:.1f}")
+    for (hw, label), (score, possible, secs) in sorted(scores.items()):
+        what = label
+        if label.startswith("wrong"):
+            wrong = load_wrong_answers(hw)[int(label[5:])]
+            what = f"{label} [{wrong['question']}: {wrong['name']}]"
+        points = " ".join(f"{q}={score[q]:g}/{possible[q]:g}" for q in sorted(possible))
+        print(f"  {hw} {what}: {sum(score.values()):g}/{sum(possible.values()):g} ({points}) {secs:.1f} s")
+    return {"built": built, "scores": scores, "student_errors": student_errors, "grade_tool": grade_tool_run}
+
+
+def test_every_assignment_is_found():
+    assert {"hw01", "hw02", "hw03"} <= set(SOURCES)
+
+
+@pytest.mark.parametrize("hw", sorted(SOURCES))
+def test_the_solution_scores_full_marks(graded, hw):
+    scores, possible, _ = graded["scores"][(hw, "solution")]
+    assert scores == possible, f"{hw}: the solution loses points: {scores} of {possible}"
+    assert 4 <= len(possible) <= 6, f"{hw} should have 4 to 6 questions, has {sorted(possible)}"
+
+
+@pytest.mark.parametrize("hw", sorted(SOURCES))
+def test_the_student_notebook_runs_and_scores_below_full_marks(graded, hw):
+    scores, possible, _ = graded["scores"][(hw, "student")]
+    assert sum(scores.values()) < sum(possible.values())
+    assert graded["student_errors"][hw] == "", f"{hw}: the student notebook raised:\n{graded['student_errors'][hw]}"
+
+
+def _solution_lines(source: nbformat.NotebookNode) -> list[str]:
+    """Every line between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` in the source notebook's code."""
+    lines, inside = [], False
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if line.strip() == "# BEGIN SOLUTION":
+                inside = True
+            elif line.strip() == "# END SOLUTION":
+                inside = False
+            elif inside and len(line.strip()) >= 12:
+                lines.append(line.strip())
+    return lines
+
+
+def _tests(source: nbformat.NotebookNode, hidden: bool) -> list[str]:
+    """The source of the (hidden or public) test functions of the source notebook."""
+    tests, inside = [], False
+    for cell in source.cells:
+        if cell.cell_type == "raw" and cell.source.strip() in ("# BEGIN TESTS", "# END TESTS"):
+            inside = cell.source.strip() == "# BEGIN TESTS"
+        elif inside and cell.cell_type == "code":
+            is_hidden = cell.source.lstrip().upper().startswith("# HIDDEN")
+            if is_hidden == hidden:
+                tests.append(cell.source)
+    return tests
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a JSON-like value (dicts, lists), keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(k) + _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("hw", sorted(SOURCES))
+def test_the_student_notebook_holds_no_solution_and_no_hidden_test(graded, hw):
+    source = nbformat.read(SOURCES[hw], as_version=4)
+    student = nbformat.read(graded["built"][hw]["student"], as_version=4)
+    # everything a student receives: the cells, and every string in the metadata
+    parts = [cell.source for cell in student.cells]
+    parts += _strings([cell.metadata for cell in student.cells]) + _strings(student.metadata)
+    text = "\n".join(parts)
+    solution = _solution_lines(source)
+    assert len(solution) >= 10
+    # a solution line may also occur in what students are meant to see (a prompt quoting an API)
+    prompts = "\n".join(c.source for c in source.cells if c.cell_type == "markdown")
+    leaked = [line for line in solution if line in text and line not in prompts]
+    assert not leaked, f"{hw}: solution lines in the student notebook: {leaked[:5]}"
+    hidden = _tests(source, hidden=True)
+    assert hidden, f"{hw} has no hidden tests"
+    names = [re.search(r"def (test_\w+)", test).group(1) for test in hidden]
+    assert not [n for n in names if n in text], f"{hw}: hidden tests in the student notebook"
+    # the search does see tests: the public ones are there, in the notebook's metadata
+    public = [re.search(r"def (test_\w+)", test).group(1) for test in _tests(source, hidden=False)]
+    assert public and all(name in "\n".join(_strings(student.metadata)) for name in public)
+    student_dir = graded["built"][hw]["student"].parent
+    assert sorted(p.name for p in student_dir.iterdir()) == [f"{hw}.ipynb"]
+
+
+def _wrong_cases():
+    return [(hw, k, wrong["question"], wrong["name"]) for hw in sorted(SOURCES)
+            for k, wrong in enumerate(load_wrong_answers(hw))]
+
+
+@pytest.mark.parametrize("hw", sorted(SOURCES))
+def test_every_question_has_a_wrong_answer(hw):
+    source = nbformat.read(SOURCES[hw], as_version=4)
+    questions = re.findall(r"name: (q\d+)", "\n".join(c.source for c in source.cells if c.cell_type == "raw"))
+    covered = {w["question"] for w in load_wrong_answers(hw)}
+    assert set(questions) <= covered, f"{hw}: no wrong answer for {sorted(set(questions) - covered)}"
+
+
+@pytest.mark.parametrize("hw,k,question,name", _wrong_cases(), ids=lambda v: str(v)[:40])
+def test_a_wrong_answer_loses_points_on_its_question_only(graded, hw, k, question, name):
+    scores, possible, _ = graded["scores"][(hw, f"wrong{k}")]
+    assert scores[question] < possible[question], f"{hw} {question}: '{name}' keeps full marks"
+    others = {q: s for q, s in scores.items() if q != question and s < possible[q]}
+    assert not others, f"{hw}: '{name}' ({question}) also loses points on {others}"
+
+
+def test_make_grade_gives_every_submission_a_row(graded):
+    run = graded["grade_tool"]
+    assert run["returncode"] == 0, run["output"][-3000:]
+    rows = {row["submission"]: row for row in run["rows"]}
+    assert sorted(rows) == ["alice.ipynb", "bob.ipynb", "carol.ipynb", "dave.txt"]
+    questions = ["q1", "q2", "q3", "q4", "q5"]
+    assert list(run["rows"][0]) == ["submission", *questions, "total", "possible", "status", "seconds", "error"]
+    assert rows["alice.ipynb"]["status"] == "ok" and float(rows["alice.ipynb"]["possible"]) == 11
+    assert float(rows["alice.ipynb"]["total"]) < 11  # the released stub
+    assert rows["bob.ipynb"]["status"] == "timeout" and "stopped" in rows["bob.ipynb"]["error"]
+    assert rows["carol.ipynb"]["status"] == "not-a-notebook" and "JSON" in rows["carol.ipynb"]["error"]
+    assert rows["dave.txt"]["status"] == "not-a-notebook"
+    for name in ("bob.ipynb", "carol.ipynb", "dave.txt"):
+        assert float(rows[name]["total"]) == 0
+    summary = run["summary"]
+    assert "4 submissions: 1 graded, 3 failed to run" in summary and "mean total" in summary
+    assert all(f"  {q} (of " in summary for q in questions) and "bob.ipynb: timeout" in summary
