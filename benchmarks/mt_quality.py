@@ -67,10 +67,11 @@ RECIPE = {
     "num_steps": 11,           # at most 10 tokens + <eos>
     "label_smoothing": 0.0,
     "theta": 1.0,
+    "cutoffs": "",             # adaptive softmax cutoffs, e.g. "2000:6000" (attention only); "": a full softmax
 }
 _TYPES = {"model": str, "embed_size": int, "num_hiddens": int, "num_layers": int, "dropout": float, "lr": float,
           "lr_decay": float, "batch_size": int, "min_freq": int, "num_steps": int, "label_smoothing": float,
-          "theta": float}
+          "theta": float, "cutoffs": str}
 BEAMS = (1, 2, 4, 8)
 ALPHAS = (0.0, 0.75, 1.0)
 
@@ -87,6 +88,13 @@ def parse_recipe(text: str) -> dict:
             raise argparse.ArgumentTypeError(f"recipe item {item!r}: {error}") from error
     if recipe["model"] not in ("seq2seq", "attention"):
         raise argparse.ArgumentTypeError(f"model must be seq2seq or attention, got {recipe['model']!r}")
+    if recipe["cutoffs"]:
+        try:
+            [int(c) for c in recipe["cutoffs"].split(":")]
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"cutoffs must look like 2000:6000, got {recipe['cutoffs']!r}") from error
+        if recipe["model"] != "attention" or recipe["label_smoothing"]:
+            raise argparse.ArgumentTypeError("cutoffs (adaptive softmax) need model=attention and no label smoothing")
     if not 0 < recipe["lr_decay"] <= 1:
         raise argparse.ArgumentTypeError(f"lr_decay must lie in (0, 1], got {recipe['lr_decay']}")
     return recipe
@@ -151,8 +159,10 @@ def load_average() -> list[float] | None:
 def build_net(recipe: dict, src_vocab, tgt_vocab):
     from rnncourse.seq2seq import build_translator
 
+    cutoffs = [int(c) for c in recipe["cutoffs"].split(":")] if recipe["cutoffs"] else None
     return build_translator(len(src_vocab), len(tgt_vocab), recipe["embed_size"], recipe["num_hiddens"],
-                            recipe["num_layers"], recipe["dropout"], attention=recipe["model"] == "attention")
+                            recipe["num_layers"], recipe["dropout"], attention=recipe["model"] == "attention",
+                            adaptive_cutoffs=cutoffs)
 
 
 def score(net, items, src_vocab, tgt_vocab, num_steps, beams, alphas, device) -> dict:

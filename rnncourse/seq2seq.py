@@ -225,14 +225,26 @@ class Seq2SeqAttentionDecoder(Decoder):
     The state is ``(enc_outputs (B, S, H), hidden (L, B, H), enc_valid_len (B,))``;
     ``init_state(enc_outputs, enc_valid_len)``; ``forward(X (B, T), state)`` returns
     ``(logits (B, T, V), state)``. The first hidden state is the encoder's final state.
+
+    ``adaptive_cutoffs`` (optional, e.g. ``(2000, 6000)``) replaces the output layer by an
+    adaptive softmax (``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017): the frequent
+    tokens (the vocabulary is sorted by frequency) get a full-size output, rarer ones
+    smaller clusters, so training costs much less per token; ``forward`` then returns
+    log-probabilities (B, T, V), which are valid logits.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
-                 dropout: float = 0) -> None:
+                 dropout: float = 0, adaptive_cutoffs: Sequence[int] | None = None) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
         self.config = {"vocab_size": vocab_size, "embed_size": embed_size, "num_hiddens": num_hiddens,
                        "num_layers": num_layers, "dropout": float(dropout)}
+        if adaptive_cutoffs is not None:
+            cutoffs = [int(c) for c in adaptive_cutoffs]
+            if not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= vocab_size:
+                raise ValueError(f"adaptive_cutoffs must be increasing integers in [1, vocab_size={vocab_size}), "
+                                 f"got {adaptive_cutoffs!r}")
+            self.config["adaptive_cutoffs"] = cutoffs
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.W_q = nn.Linear(num_hiddens, num_hiddens, bias=False)
@@ -241,7 +253,12 @@ class Seq2SeqAttentionDecoder(Decoder):
         self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
                           dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(num_hiddens, vocab_size)
+        if adaptive_cutoffs is None:
+            self.dense = nn.Linear(num_hiddens, vocab_size)
+        else:
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, self.config["adaptive_cutoffs"],
+                                                          div_value=4.0)
+            self.dense = self._adaptive_log_probs  # (..., H) -> (..., V) log-probabilities
 
     def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
                    enc_valid_len: torch.Tensor | None = None, *args: Any) -> State:
@@ -253,6 +270,10 @@ class Seq2SeqAttentionDecoder(Decoder):
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         outputs, state = self.features(X, state)  # (B, T, H)
         return self.dense(self.dropout(outputs)), state  # logits (B, T, V)
+
+    def _adaptive_log_probs(self, outputs: torch.Tensor) -> torch.Tensor:
+        flat = self.adaptive.log_prob(outputs.reshape(-1, outputs.shape[-1]))  # (N, V)
+        return flat.reshape(*outputs.shape[:-1], flat.shape[-1])
 
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The top layer's outputs (B, T, H) before the output layer ``dense``, and the state."""
@@ -281,12 +302,20 @@ _DECODERS = {"Seq2SeqDecoder": Seq2SeqDecoder, "Seq2SeqAttentionDecoder": Seq2Se
 
 
 def build_translator(src_vocab_size: int, tgt_vocab_size: int, embed_size: int, num_hiddens: int,
-                     num_layers: int, dropout: float = 0, attention: bool = False) -> EncoderDecoder:
+                     num_layers: int, dropout: float = 0, attention: bool = False,
+                     adaptive_cutoffs: Sequence[int] | None = None) -> EncoderDecoder:
     """A ``Seq2SeqEncoder`` and a ``Seq2SeqDecoder`` (or, with ``attention=True``, a
-    ``Seq2SeqAttentionDecoder``) of the same sizes, in an ``EncoderDecoder``."""
-    decoder_class = Seq2SeqAttentionDecoder if attention else Seq2SeqDecoder
-    return EncoderDecoder(Seq2SeqEncoder(src_vocab_size, embed_size, num_hiddens, num_layers, dropout),
-                          decoder_class(tgt_vocab_size, embed_size, num_hiddens, num_layers, dropout))
+    ``Seq2SeqAttentionDecoder``, optionally with an adaptive softmax) of the same sizes,
+    in an ``EncoderDecoder``."""
+    encoder = Seq2SeqEncoder(src_vocab_size, embed_size, num_hiddens, num_layers, dropout)
+    if attention:
+        decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers, dropout,
+                                          adaptive_cutoffs)
+    elif adaptive_cutoffs is not None:
+        raise ValueError("adaptive_cutoffs needs attention=True (the Seq2SeqAttentionDecoder)")
+    else:
+        decoder = Seq2SeqDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers, dropout)
+    return EncoderDecoder(encoder, decoder)
 
 
 # --------------------------------------------------------------------------- the masked loss
@@ -380,7 +409,12 @@ def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: 
     state = net.decoder.init_state(net.encoder(X, X_valid_len), X_valid_len)
     outputs, _ = net.decoder.features(dec_X, state)  # (B, T, H)
     real = torch.arange(Y.shape[1], device=Y.device)[None, :] < Y_valid_len[:, None]  # (B, T)
-    logits = net.decoder.dense(_maybe_dropout(net.decoder, outputs[real]))  # (N, V), N real tokens
+    features = _maybe_dropout(net.decoder, outputs[real])  # (N, H), N real tokens
+    if hasattr(net.decoder, "adaptive"):  # adaptive softmax: its own (mean) negative log-likelihood
+        if loss_fn.label_smoothing:
+            raise ValueError("label smoothing is not available with an adaptive softmax")
+        return net.decoder.adaptive(features, Y[real]).loss, int(Y_valid_len.sum())
+    logits = net.decoder.dense(features)  # (N, V)
     loss = F.cross_entropy(logits, Y[real], label_smoothing=loss_fn.label_smoothing)
     return loss, int(Y_valid_len.sum())
 

@@ -14,7 +14,8 @@ _spec.loader.exec_module(mt_quality)
 def test_command_line_checks_its_arguments():
     for argv in (["--minutes", "0"], ["--threads", "0"], ["--recipe", "model=transformer"],
                  ["--recipe", "hidden=3"], ["--recipe", "dropout=lots"], ["--beams", "1,2"],
-                 ["--beams", "0,4"], ["--recipe", "lr_decay=0"]):
+                 ["--beams", "0,4"], ["--recipe", "lr_decay=0"], ["--recipe", "cutoffs=2000:x"],
+                 ["--recipe", "model=seq2seq,cutoffs=2000:6000"]):
         with pytest.raises(SystemExit):
             mt_quality.parse_args(argv)
     args = mt_quality.parse_args([])

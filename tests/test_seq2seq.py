@@ -269,3 +269,30 @@ def test_the_fast_training_loss_equals_the_masked_loss_on_logits(pairs, vocabs, 
                                           MaskedSoftmaxCELoss(smoothing))
         assert tokens == int(Y_len.sum())
         torch.testing.assert_close(loss, expected)
+
+
+def test_adaptive_softmax_decoder(tmp_path, pairs, vocabs):
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(6)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=True,
+                           adaptive_cutoffs=(50, 120)).eval()
+    batch = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=32)))
+    X, X_len, Y, Y_len = batch
+    log_probs, _ = net(X, teacher_forcing_inputs(Y, tgt_vocab["<bos>"]), X_len)  # (B, T, V)
+    torch.testing.assert_close(log_probs.exp().sum(dim=2), torch.ones(Y.shape))  # a distribution per step
+    # the training loss (the adaptive softmax's own NLL on the real tokens) is the masked
+    # cross-entropy of those log-probabilities
+    loss, _ = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"))
+    torch.testing.assert_close(loss, MaskedSoftmaxCELoss()(log_probs, Y, Y_len))
+    with pytest.raises(ValueError, match="label smoothing"):
+        seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"), MaskedSoftmaxCELoss(0.1))
+    path = tmp_path / "adaptive.pt"
+    save_translator(path, net, src_vocab, tgt_vocab)
+    loaded, _, _ = load_translator(path)
+    src = source_ids("i lost .", src_vocab, 10)
+    assert greedy_search(loaded, src, tgt_vocab, 8) == greedy_search(net, src, tgt_vocab, 8)
+    for bad in ((), (120, 50), (0, 10), (10, len(tgt_vocab))):
+        with pytest.raises(ValueError, match="adaptive_cutoffs"):
+            build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, attention=True, adaptive_cutoffs=bad)
+    with pytest.raises(ValueError, match="attention=True"):
+        build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, adaptive_cutoffs=(50,))
