@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GRADABLE = (".ipynb", ".zip")
+SHARED_DATA = ROOT.parent / "shared" / "data"  # verified corpora beside the checkout (course machines, CI)
 
 
 def _natural(name: str) -> list:
@@ -82,12 +83,15 @@ def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float
         row.update(status="not-a-notebook", error="not a zip file")
         return row
     otter = pathlib.Path(sys.executable).parent / "otter"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if "RNNCOURSE_DATA_DIR" not in env and (SHARED_DATA / "timemachine.txt").exists():
+        env["RNNCOURSE_DATA_DIR"] = str(SHARED_DATA)  # the Makefile's rule, for runs outside make
     with tempfile.TemporaryDirectory(prefix="grade-") as out:
         start = time.perf_counter()
         # a session of its own, so that a timeout kills the kernel the grader started too
         process = subprocess.Popen([str(otter), "run", "--no-logo", "-a", str(autograder), "-o", out, str(submission)],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                                   start_new_session=True, env=env)
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
