@@ -18,7 +18,8 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``utils``       seeding, device choice, a timer
 * ``plot``        figure helpers (a CJK font for Chinese text)
 * ``book``        ``show_source`` and ``glue`` for the notebooks
-* ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train, generate, evaluate, data
+* ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train, generate, evaluate,
+                  data, train-translator, translate
 """
 
 __version__ = "0.1.0"
