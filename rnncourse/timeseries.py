@@ -1,4 +1,5 @@
-"""Sequence models on a toy time series: a noisy sine, lag features, an MLP, and predictions.
+"""Sequence models on a toy time series: a noisy sine, lag features, an MLP, and
+predictions.
 
 The pipeline of the sequence-models chapter::
 
@@ -37,21 +38,25 @@ def _check_series(x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 1:
-        raise ValueError(f"x must be a 1-D series of shape (T,), got shape {tuple(x.shape)}")
+        raise ValueError("x must be a 1-D series of shape (T,), got shape "
+                         f"{tuple(x.shape)}")
 
 
 def _check_tau(x: torch.Tensor, tau: int) -> None:
     _check_series(x)
     if not 1 <= tau < len(x):
-        raise ValueError(f"tau must satisfy 1 <= tau < len(x) = {len(x)}, got tau={tau}")
+        raise ValueError(f"tau must satisfy 1 <= tau < len(x) = {len(x)}, got "
+                         f"tau={tau}")
 
 
-def noisy_sine(T: int = 1000, noise: float = 0.2, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def noisy_sine(T: int = 1000, noise: float = 0.2,
+               seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The series x_t = sin(0.01 t) + eps_t, eps_t ~ N(0, noise^2), for t = 1, ..., T.
 
-    With ``seed`` the noise comes from a private ``torch.Generator`` (the same seed gives
-    the same series, whatever else used the global RNG); without it, from torch's global RNG.
-    Returns ``(time, x)``, both float32 of shape (T,); ``time`` is 1, 2, ..., T.
+    With ``seed`` the noise comes from a private ``torch.Generator`` (the same seed
+    gives the same series, whatever else used the global RNG); without it, from torch's
+    global RNG. Returns ``(time, x)``, both float32 of shape (T,); ``time`` is 1,
+    2, ..., T.
     """
     if T < 1:
         raise ValueError(f"T must be at least 1, got {T}")
@@ -70,19 +75,23 @@ def lag_features(x: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]
     ``features[i] == x[i : i + tau]`` and ``labels[i] == x[i + tau]``.
     """
     _check_tau(x, tau)
-    features = x.unfold(0, tau, 1)[:-1].clone()  # windows x[i:i+tau]; the last has no label
+    # windows x[i:i+tau]; the last has no label
+    features = x.unfold(0, tau, 1)[:-1].clone()
     labels = x[tau:].clone()
     return features, labels
 
 
 def make_mlp(tau: int, num_hiddens: int = 10) -> nn.Sequential:
-    """Linear(tau, num_hiddens) -> ReLU -> Linear(num_hiddens, 1), Xavier-uniform weights.
+    """Linear(tau, num_hiddens) -> ReLU -> Linear(num_hiddens, 1), Xavier-uniform
+    weights.
 
     Maps (batch, tau) lag windows to (batch, 1) predictions of the next value.
     """
     if tau < 1 or num_hiddens < 1:
-        raise ValueError(f"tau and num_hiddens must be at least 1, got tau={tau}, num_hiddens={num_hiddens}")
-    net = nn.Sequential(nn.Linear(tau, num_hiddens), nn.ReLU(), nn.Linear(num_hiddens, 1))
+        raise ValueError(f"tau and num_hiddens must be at least 1, got tau={tau}, "
+                         f"num_hiddens={num_hiddens}")
+    net = nn.Sequential(nn.Linear(tau, num_hiddens), nn.ReLU(),
+                        nn.Linear(num_hiddens, 1))
     for layer in net:
         if isinstance(layer, nn.Linear):
             nn.init.xavier_uniform_(layer.weight)
@@ -90,8 +99,8 @@ def make_mlp(tau: int, num_hiddens: int = 10) -> nn.Sequential:
 
 
 class _ShuffledMinibatches:
-    """Index minibatches of ``batch_size`` (the last may be smaller) covering 0..n-1 in a new
-    random order each time it is iterated (torch's global RNG), on ``device``."""
+    """Index minibatches of ``batch_size`` (the last may be smaller) covering 0..n-1 in
+    a new random order each time it is iterated (torch's global RNG), on ``device``."""
 
     def __init__(self, n: int, batch_size: int, device: torch.device) -> None:
         self.n, self.batch_size, self.device = n, batch_size, device
@@ -100,13 +109,14 @@ class _ShuffledMinibatches:
         return iter(torch.randperm(self.n).to(self.device).split(self.batch_size))
 
 
-def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor, epochs: int,
-                    lr: float, batch_size: int = 16) -> list[float]:
+def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor,
+                    epochs: int, lr: float, batch_size: int = 16) -> list[float]:
     """Fit ``net`` to (features, labels) with Adam on the mean squared error.
 
-    features: (n, tau), labels: (n,), on the device of ``net``. Minibatches are drawn in a
-    random order from torch's global RNG (seed it, e.g. ``set_seed``, for a repeatable run).
-    Returns the MSE over all of (features, labels) after each epoch: a list of ``epochs`` floats.
+    features: (n, tau), labels: (n,), on the device of ``net``. Minibatches are drawn in
+    a random order from torch's global RNG (seed it, e.g. ``set_seed``, for a repeatable
+    run). Returns the MSE over all of (features, labels) after each epoch: a list of
+    ``epochs`` floats.
     """
     if features.dim() != 2 or labels.dim() != 1 or len(features) != len(labels):
         raise ValueError(f"need features (n, tau) and labels (n,), got shapes "
@@ -127,8 +137,8 @@ def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor
 
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     minibatches = _ShuffledMinibatches(len(features), batch_size, features.device)
-    history = fit(net, minibatches, batch_loss, epochs, optimizer, theta=None, evaluate=mse_on_all_rows,
-                  desc="regression")
+    history = fit(net, minibatches, batch_loss, epochs, optimizer, theta=None,
+                  evaluate=mse_on_all_rows, desc="regression")
     return history["valid"]  # one per epoch
 
 
@@ -144,8 +154,10 @@ def one_step_predictions(net: nn.Module, x: torch.Tensor, tau: int) -> torch.Ten
 
 
 @torch.no_grad()
-def multistep_predictions(net: nn.Module, x: torch.Tensor, tau: int, n_train: int) -> torch.Tensor:
-    """Observe x[:n_train], then predict x[n_train:] feeding the model its own predictions.
+def multistep_predictions(net: nn.Module, x: torch.Tensor, tau: int,
+                          n_train: int) -> torch.Tensor:
+    """Observe x[:n_train], then predict x[n_train:] feeding the model its own
+    predictions.
 
     Each new value is predicted from the ``tau`` values before it, which after the first
     ``tau`` steps are all predictions. x: (T,). Returns (T - n_train,): entry i predicts
@@ -163,9 +175,10 @@ def multistep_predictions(net: nn.Module, x: torch.Tensor, tau: int, n_train: in
 
 
 @torch.no_grad()
-def k_step_predictions(net: nn.Module, x: torch.Tensor, tau: int, k: int) -> torch.Tensor:
-    """From every observed window x[i : i + tau], predict the next ``k`` values, each one
-    from the ``tau`` values before it (observed or predicted).
+def k_step_predictions(net: nn.Module, x: torch.Tensor, tau: int,
+                       k: int) -> torch.Tensor:
+    """From every observed window x[i : i + tau], predict the next ``k`` values, each
+    one from the ``tau`` values before it (observed or predicted).
 
     x: (T,). Returns (T - tau - k + 1, k): entry [i, j] is the (j + 1)-step-ahead
     prediction of x[i + tau + j]; column 0 holds the one-step predictions.
@@ -173,7 +186,8 @@ def k_step_predictions(net: nn.Module, x: torch.Tensor, tau: int, k: int) -> tor
     _check_tau(x, tau)
     num_windows = len(x) - tau - k + 1
     if k < 1 or num_windows < 1:
-        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got k={k}")
+        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got "
+                         f"k={k}")
     net.eval()
     # columns[c][i] is the value at time i + c seen by window i: observed for c < tau,
     # predicted (c - tau + 1 steps ahead) for c >= tau.
@@ -191,5 +205,6 @@ def k_step_targets(x: torch.Tensor, tau: int, k: int) -> torch.Tensor:
     """
     _check_tau(x, tau)
     if not 1 <= k <= len(x) - tau:
-        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got k={k}")
+        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got "
+                         f"k={k}")
     return x.unfold(0, k, 1)[tau:].clone()
