@@ -24,14 +24,17 @@ def test_command_line_checks_its_arguments():
     # only a full run replaces the committed file by default
     assert mt_quality.parse_args(["--explore"]).out is None
     assert mt_quality.parse_args(["--test-sources", "10"]).out is None
-    assert mt_quality.parse_args(["--recipe", "model=seq2seq,num_hiddens=128"]).recipe["num_hiddens"] == 128
+    seq2seq = mt_quality.parse_args(["--recipe", "model=seq2seq,num_hiddens=128"]).recipe
+    assert seq2seq["num_hiddens"] == 128 and seq2seq["cutoffs"] == ""  # the notes' decoder: a full softmax
+    assert mt_quality.parse_args(["--recipe", "cutoffs="]).recipe["cutoffs"] == ""
 
 
 def test_a_tiny_run_writes_every_field(tmp_path, capsys):
     out = tmp_path / "mt.json"
     record = mt_quality.main(["--minutes", "0.03", "--threads", "1", "--train-pairs", "3000",
                               "--test-sources", "8", "--valid-sources", "8", "--beams", "1,4",
-                              "--recipe", "embed_size=16,num_hiddens=16,num_layers=1", "--out", str(out)])
+                              "--recipe", "embed_size=16,num_hiddens=16,num_layers=1,cutoffs=100:300",
+                              "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["sizes"]["test_sources"] == 8 and saved["sizes"]["train_pairs"] == 3000
     assert set(saved["test"]["beam"]) == {f"beam={b},alpha={a:g}" for b in (1, 4) for a in (0, 0.75, 1)}
