@@ -1,7 +1,7 @@
 """Small helpers every chapter uses: seeding, device choice, a timer.
 
-``try_gpu()`` falls back to the CPU when there is no GPU, so every chapter runs anywhere.
-A run that is meant for the GPU (``make gpu-test``, the GPU workflow) sets
+``try_gpu()`` falls back to the CPU when there is no GPU, so every chapter runs
+anywhere. A run that is meant for the GPU (``make gpu-test``, the GPU workflow) sets
 ``RNNCOURSE_REQUIRE_CUDA=1``; then ``try_gpu()`` raises instead of falling back, so such
 a run can never silently be a CPU run.
 """
@@ -18,7 +18,8 @@ __all__ = ["set_seed", "try_gpu", "Timer"]
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's ``random`` (the minibatch samplers), NumPy and PyTorch (CPU and CUDA)."""
+    """Seed Python's ``random`` (the minibatch samplers), NumPy and PyTorch (CPU and
+    CUDA)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -41,13 +42,14 @@ def try_gpu(i: int = 0) -> torch.device:
         return torch.device(f"cuda:{i}")
     required = os.environ.get(REQUIRE_CUDA_VARIABLE, "").strip()
     if required not in ("", "0"):
-        found = (f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available()
+        found = (f"{torch.cuda.device_count()} CUDA device(s)"
+                 if torch.cuda.is_available()
                  else f"no CUDA device (torch {torch.__version__}, built with CUDA "
                       f"{torch.version.cuda or 'none'})")
-        raise RuntimeError(f"{REQUIRE_CUDA_VARIABLE}={required} asks for the GPU cuda:{i}, but "
-                           f"PyTorch sees {found}; install a CUDA build of torch "
-                           f"(see `make gpu-test` in README.md) or unset {REQUIRE_CUDA_VARIABLE} "
-                           "to run on the CPU")
+        raise RuntimeError(f"{REQUIRE_CUDA_VARIABLE}={required} asks for the GPU "
+                           f"cuda:{i}, but PyTorch sees {found}; install a CUDA build "
+                           "of torch (see `make gpu-test` in README.md) or unset "
+                           f"{REQUIRE_CUDA_VARIABLE} to run on the CPU")
     return torch.device("cpu")
 
 
