@@ -6,8 +6,8 @@ The model has no biases and no nonlinearity, column-vector convention::
     o_t = W_qh h_t                     o_t of size q
     L   = (1/T) Σ_t ℓ(o_t, y_t)        ℓ = cross-entropy, y_t an integer label
 
-with ``W_hx`` (h, d), ``W_hh`` (h, h), ``W_qh`` (q, h). ``X`` (T, d) holds x_1..x_T as rows
-and ``Y`` (T,) the labels; in code, row ``t - 1`` is time step ``t``.
+with ``W_hx`` (h, d), ``W_hh`` (h, h), ``W_qh`` (q, h). ``X`` (T, d) holds x_1..x_T as
+rows and ``Y`` (T,) the labels; in code, row ``t - 1`` is time step ``t``.
 
 ``bptt_linear`` computes the gradients with the recursions of the notes (the tests check
 them against autograd); ``hidden_grad_norms`` and ``scale_spectral_radius`` show why
@@ -32,23 +32,28 @@ def _check(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor, X: torch.
            Y: torch.Tensor | None = None) -> None:
     for name, W in (("W_hx", W_hx), ("W_hh", W_hh), ("W_qh", W_qh), ("X", X)):
         if not isinstance(W, torch.Tensor) or W.dim() != 2 or not W.is_floating_point():
-            got = f"shape {tuple(W.shape)}, dtype {W.dtype}" if isinstance(W, torch.Tensor) else type(W).__name__
+            got = (f"shape {tuple(W.shape)}, dtype {W.dtype}"
+                   if isinstance(W, torch.Tensor) else type(W).__name__)
             raise ValueError(f"{name} must be a 2-D float tensor, got {got}")
     h, d = W_hx.shape
     if W_hh.shape != (h, h):
-        raise ValueError(f"W_hh must be (h, h) = ({h}, {h}) to match W_hx (h, d) = {tuple(W_hx.shape)}, "
-                         f"got {tuple(W_hh.shape)}")
+        raise ValueError(f"W_hh must be (h, h) = ({h}, {h}) to match W_hx (h, d) = "
+                         f"{tuple(W_hx.shape)}, got {tuple(W_hh.shape)}")
     if W_qh.shape[1] != h:
         raise ValueError(f"W_qh must be (q, h) with h = {h}, got {tuple(W_qh.shape)}")
     if X.shape[1] != d or X.shape[0] < 1:
-        raise ValueError(f"X must be (T, d) with T >= 1 and d = {d}, got {tuple(X.shape)}")
+        raise ValueError(f"X must be (T, d) with T >= 1 and d = {d}, got "
+                         f"{tuple(X.shape)}")
     if Y is not None:
         q, T = W_qh.shape[0], X.shape[0]
-        if not isinstance(Y, torch.Tensor) or Y.dtype != torch.long or tuple(Y.shape) != (T,):
-            got = f"shape {tuple(Y.shape)}, dtype {Y.dtype}" if isinstance(Y, torch.Tensor) else type(Y).__name__
+        if (not isinstance(Y, torch.Tensor) or Y.dtype != torch.long
+                or tuple(Y.shape) != (T,)):
+            got = (f"shape {tuple(Y.shape)}, dtype {Y.dtype}"
+                   if isinstance(Y, torch.Tensor) else type(Y).__name__)
             raise ValueError(f"Y must be a LongTensor of T = {T} labels, got {got}")
         if bool(((Y < 0) | (Y >= q)).any()):
-            raise ValueError(f"labels must lie in [0, q = {q}), got labels from {int(Y.min())} to {int(Y.max())}")
+            raise ValueError(f"labels must lie in [0, q = {q}), got labels from "
+                             f"{int(Y.min())} to {int(Y.max())}")
 
 
 def linear_rnn_forward(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
@@ -71,11 +76,13 @@ def _output_grads(O: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return (torch.softmax(O, dim=1) - F.one_hot(Y, q).to(O.dtype)) / T
 
 
-def _hidden_grads(W_hh: torch.Tensor, W_qh: torch.Tensor, dO: torch.Tensor) -> torch.Tensor:
+def _hidden_grads(W_hh: torch.Tensor, W_qh: torch.Tensor,
+                  dO: torch.Tensor) -> torch.Tensor:
     """∂L/∂h_t for t = T..1, backwards, from the output gradients dO (T, q): (T, h)."""
     T, h = dO.shape[0], W_hh.shape[0]
     dH = dO.new_zeros(T, h)
-    dH[T - 1] = W_qh.T @ dO[T - 1]  # ∂L/∂h_T = W_qhᵀ ∂L/∂o_T: h_T reaches L only through o_T
+    # ∂L/∂h_T = W_qhᵀ ∂L/∂o_T: h_T reaches L only through o_T
+    dH[T - 1] = W_qh.T @ dO[T - 1]
     for t in range(T - 2, -1, -1):
         # ∂L/∂h_t = W_hhᵀ ∂L/∂h_{t+1} + W_qhᵀ ∂L/∂o_t: through h_{t+1} and through o_t
         dH[t] = W_hh.T @ dH[t + 1] + W_qh.T @ dO[t]
@@ -91,8 +98,10 @@ def linear_rnn_hidden_grads(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.
 
 
 def bptt_linear(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
-                X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The gradients (∂L/∂W_hx, ∂L/∂W_hh, ∂L/∂W_qh) of the linear RNN, by backpropagation through time.
+                X: torch.Tensor, Y: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The gradients (∂L/∂W_hx, ∂L/∂W_hh, ∂L/∂W_qh) of the linear RNN, by
+    backpropagation through time.
 
     W_hx (h, d), W_hh (h, h), W_qh (q, h), X (T, d) float, Y (T,) long labels in [0, q).
     Returns tensors of the shapes of W_hx, W_hh and W_qh.
@@ -101,7 +110,8 @@ def bptt_linear(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
     H, O = linear_rnn_forward(W_hx, W_hh, W_qh, X)  # forward pass: (T, h), (T, q)
     dO = _output_grads(O, Y)  # ∂L/∂o_t, (T, q)
     dH = _hidden_grads(W_hh, W_qh, dO)  # ∂L/∂h_t, (T, h), computed backwards from t = T
-    dW_hx, dW_hh, dW_qh = torch.zeros_like(W_hx), torch.zeros_like(W_hh), torch.zeros_like(W_qh)
+    dW_hx, dW_hh, dW_qh = (torch.zeros_like(W_hx), torch.zeros_like(W_hh),
+                           torch.zeros_like(W_qh))
     h_prev = X.new_zeros(W_hh.shape[0])  # h_0 = 0
     for t in range(X.shape[0]):
         dW_hx += torch.outer(dH[t], X[t])    # ∂L/∂W_hx = Σ_t ∂L/∂h_t x_tᵀ
@@ -111,16 +121,20 @@ def bptt_linear(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
     return dW_hx, dW_hh, dW_qh
 
 
-def hidden_grad_norms(W_hh: torch.Tensor, num_steps: int, grad_last: torch.Tensor | None = None) -> torch.Tensor:
+def hidden_grad_norms(W_hh: torch.Tensor, num_steps: int,
+                      grad_last: torch.Tensor | None = None) -> torch.Tensor:
     """‖∂L/∂h_t‖ for t = 1..num_steps when the loss depends on the last state h_T alone.
 
     Then ∂L/∂h_t = (W_hhᵀ)^(T-t) ∂L/∂h_T: the gradient reaching step t is multiplied by
     W_hhᵀ once per step back, so its norm shrinks or grows roughly like ρ(W_hh)^(T-t).
     ``grad_last`` is ∂L/∂h_T, (h,); by default the unit vector (1, ..., 1)/√h.
-    Returns a (num_steps,) tensor; entry t-1 belongs to step t (the last entry is ‖∂L/∂h_T‖).
+    Returns a (num_steps,) tensor; entry t-1 belongs to step t (the last entry is
+    ‖∂L/∂h_T‖).
     """
-    if not isinstance(W_hh, torch.Tensor) or W_hh.dim() != 2 or W_hh.shape[0] != W_hh.shape[1]:
-        got = tuple(W_hh.shape) if isinstance(W_hh, torch.Tensor) else type(W_hh).__name__
+    if (not isinstance(W_hh, torch.Tensor) or W_hh.dim() != 2
+            or W_hh.shape[0] != W_hh.shape[1]):
+        got = (tuple(W_hh.shape) if isinstance(W_hh, torch.Tensor)
+               else type(W_hh).__name__)
         raise ValueError(f"W_hh must be a square matrix (h, h), got {got}")
     if not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
@@ -128,7 +142,8 @@ def hidden_grad_norms(W_hh: torch.Tensor, num_steps: int, grad_last: torch.Tenso
     if grad_last is None:
         grad_last = W_hh.new_ones(h) / h ** 0.5
     elif tuple(grad_last.shape) != (h,):
-        raise ValueError(f"grad_last must have shape (h,) = ({h},), got {tuple(grad_last.shape)}")
+        raise ValueError(f"grad_last must have shape (h,) = ({h},), got "
+                         f"{tuple(grad_last.shape)}")
     norms = W_hh.new_zeros(num_steps)
     g = grad_last
     for t in range(num_steps - 1, -1, -1):
@@ -146,10 +161,12 @@ def spectral_radius(W: torch.Tensor) -> float:
 
 
 def scale_spectral_radius(W: torch.Tensor, radius: float) -> torch.Tensor:
-    """``W`` times a scalar, so that its spectral radius is ``radius`` (eigenvalues scale with W)."""
+    """``W`` times a scalar, so that its spectral radius is ``radius`` (eigenvalues
+    scale with W)."""
     if radius < 0:
         raise ValueError(f"radius must be >= 0, got {radius}")
     rho = spectral_radius(W)
     if rho == 0.0:
-        raise ValueError("W has spectral radius 0 (all eigenvalues are 0): no scaling can change that")
+        raise ValueError("W has spectral radius 0 (all eigenvalues are 0): no scaling "
+                         "can change that")
     return W * (radius / rho)
