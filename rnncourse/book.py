@@ -1,12 +1,14 @@
-"""Helpers for the book's notebooks: show tested source code, and glue computed values into prose.
+"""Helpers for the book's notebooks: show tested source code, and glue computed values
+into prose.
 
 ``show_source(obj)`` displays the source of a function or class of ``rnncourse`` as read
 from the installed package (``inspect.getsource``), so the page shows exactly the code
-the tests run. ``glue(name, value)`` stores a value computed in the notebook so the prose
-can cite it with ``{glue:text}`name:.2f` ``; outside a Jupyter Book build (Colab, a bare
-Jupyter) it falls back to doing nothing. ``record_device(device)``, called once in a hidden
-cell of every chapter, glues the device the chapter ran on and the torch and CUDA versions
-(``device_info(device)``); the book's Execution statistics page lists them per chapter.
+the tests run. ``glue(name, value)`` stores a value computed in the notebook so the
+prose can cite it with ``{glue:text}`name:.2f` ``; outside a Jupyter Book build (Colab,
+a bare Jupyter) it falls back to doing nothing. ``record_device(device)``, called once
+in a hidden cell of every chapter, glues the device the chapter ran on and the torch and
+CUDA versions (``device_info(device)``); the book's Execution statistics page lists them
+per chapter.
 """
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ def show_source(*objs: Any) -> None:
 
 
 def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Record ``value`` under ``name`` for ``{glue:...}`` roles in the prose; returns ``value``.
+    """Record ``value`` under ``name`` for ``{glue:...}`` roles in the prose; returns
+    ``value``.
 
     Uses ``myst_nb.glue`` when it is installed (the book build), otherwise is a no-op
     (plus an ordinary display when ``display=True``).
@@ -68,7 +71,8 @@ DEVICE_GLUE_KEYS = {"device": "rnncourse_device", "torch": "rnncourse_torch",
 
 
 def _cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform``
+    knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -83,8 +87,8 @@ def device_info(device: torch.device | str) -> dict[str, str]:
     """What a run on ``device`` ran on, as strings: ``{"device", "torch", "cuda"}``.
 
     ``device`` is ``"CPU (<model>, <n> threads)"`` or ``"<GPU name> (cuda:<i>)"``;
-    ``torch`` is ``torch.__version__`` (``2.13.0+cpu``, ``2.13.0+cu128``); ``cuda`` is the
-    CUDA version torch was built with and cuDNN's, or ``"none"`` for a CPU build.
+    ``torch`` is ``torch.__version__`` (``2.13.0+cpu``, ``2.13.0+cu128``); ``cuda`` is
+    the CUDA version torch was built with and cuDNN's, or ``"none"`` for a CPU build.
     Raises TypeError for anything but a ``torch.device`` or a device string, and
     ValueError for a CUDA device this machine does not have.
     """
@@ -92,8 +96,8 @@ def device_info(device: torch.device | str) -> dict[str, str]:
         try:
             device = torch.device(device)
         except RuntimeError as error:
-            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', "
-                             f"got {device!r}") from error
+            raise ValueError("device must name a torch device such as 'cpu' or "
+                             f"'cuda:0', got {device!r}") from error
     if not isinstance(device, torch.device):
         raise TypeError(f"device must be a torch.device or a string such as 'cuda:0', "
                         f"got {type(device).__name__}")
@@ -107,7 +111,8 @@ def device_info(device: torch.device | str) -> dict[str, str]:
                              f"{torch.cuda.device_count()} CUDA device(s)")
         name = f"{torch.cuda.get_device_name(index)} (cuda:{index})"
     else:
-        raise ValueError(f"device type {device.type!r} is not supported; expected cpu or cuda")
+        raise ValueError(f"device type {device.type!r} is not supported; expected cpu "
+                         "or cuda")
     if torch.version.cuda is None:
         cuda = "none"
     else:
@@ -117,15 +122,17 @@ def device_info(device: torch.device | str) -> dict[str, str]:
 
 
 def record_device(device: torch.device | str) -> None:
-    """Glue the device this chapter ran on, and the torch and CUDA versions, for the book.
+    """Glue the device this chapter ran on, and the torch and CUDA versions, for the
+    book.
 
-    Call once per chapter, in a cell tagged ``remove-cell``, after ``device = try_gpu()``::
+    Call once per chapter, in a cell tagged ``remove-cell``, after
+    ``device = try_gpu()``::
 
         record_device(device)
 
     It stores ``rnncourse_device``, ``rnncourse_torch`` and ``rnncourse_cuda`` (see
-    ``device_info``) as glue data of the notebook; the Execution statistics page shows them
-    per chapter. Returns nothing, so it prints nothing as a cell's last line.
+    ``device_info``) as glue data of the notebook; the Execution statistics page shows
+    them per chapter. Returns nothing, so it prints nothing as a cell's last line.
     """
     info = device_info(device)
     for field, key in DEVICE_GLUE_KEYS.items():
