@@ -1,4 +1,5 @@
-"""rnncourse: the tested code of the book *Sequence Models and Recurrent Neural Networks*.
+"""rnncourse: the tested code of the book *Sequence Models and Recurrent Neural
+Networks*.
 
 One module per job; import what a chapter needs from its module, e.g.
 ``from rnncourse.text import Vocab``.
@@ -8,18 +9,21 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``sampling``    random and sequential minibatches of token sequences
 * ``ngram``       Laplace-smoothed n-gram models, the train/valid/test split, Zipf fits
 * ``timeseries``  the noisy sine, lag features, 1-step/multi-step/k-step prediction
-* ``models``      scratch RNN/GRU/LSTM cells, deep and bidirectional stacks, language models
-* ``train``       the one training loop (``train_lm``), perplexity, clipping, checkpoints
+* ``models``      scratch RNN/GRU/LSTM cells, deep and bidirectional stacks, language
+                  models
+* ``train``       the one training loop (``train_lm``), perplexity, clipping,
+                  checkpoints
 * ``generate``    ``predict``: text from a prefix, greedy or sampled
 * ``bptt``        the hand-derived backward pass of a linear RNN, gradient norms
 * ``cloze``       fill-in-the-blank data and models (where bidirectional RNNs are right)
-* ``translation`` the English–French pairs, arrays and minibatches, the split grouped by English sentence
+* ``translation`` the English–French pairs, arrays and minibatches, the split grouped
+                  by English sentence
 * ``bleu``        the notes' sentence BLEU and standard corpus BLEU (equal to sacrebleu)
 * ``utils``       seeding, device choice, a timer
 * ``plot``        figure helpers (a CJK font for Chinese text)
 * ``book``        ``show_source`` and ``glue`` for the notebooks
-* ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train, generate, evaluate,
-                  data, train-translator, translate
+* ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train,
+                  generate, evaluate, data, train-translator, translate
 """
 
 __version__ = "0.1.0"
