@@ -1,10 +1,13 @@
-"""The one training loop of the book: every task supplies only its loss on one minibatch.
+"""The one training loop of the book: every task supplies only its loss on one
+minibatch.
 
     def batch_loss(batch) -> tuple[torch.Tensor, int]:
         ...                          # move the batch to the device, forward pass
-        return mean_loss, num_tokens # a differentiable 0-d tensor: the MEAN over num_tokens
+        return mean_loss, num_tokens # a differentiable 0-d tensor: the MEAN over
+                                     # num_tokens
 
-    history = fit(net, train_iter, batch_loss, num_epochs, optimizer, evaluate=valid_metric)
+    history = fit(net, train_iter, batch_loss, num_epochs, optimizer,
+                  evaluate=valid_metric)
 
 ``fit`` does the rest, the same way for the language models (``train.train_lm``), the
 cloze task (``cloze.train_cloze``), the time-series regressor
@@ -12,8 +15,8 @@ cloze task (``cloze.train_cloze``), the time-series regressor
 clipping, validation and early stopping, a time budget, a progress bar, the history,
 and the guard against divergence.
 
-**Host syncs.** On CUDA every ``.item()`` waits for the GPU to finish. The loop keeps the
-per-minibatch losses and gradient norms on the device and reads them back once every
+**Host syncs.** On CUDA every ``.item()`` waits for the GPU to finish. The loop keeps
+the per-minibatch losses and gradient norms on the device and reads them back once every
 ``check_every`` minibatches and at the end of the epoch; clipping scales by
 ``min(1, theta / norm)`` on the device instead of testing ``norm > theta`` on the host.
 
@@ -35,16 +38,19 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["grad_clipping", "PlainSGD", "fit", "fit_epoch", "plot_history", "show_progress", "say"]
+__all__ = ["grad_clipping", "PlainSGD", "fit", "fit_epoch", "plot_history",
+           "show_progress", "say"]
 
 BatchLoss = Callable[[Any], "tuple[torch.Tensor, int]"]
 
 
 # --------------------------------------------------------------------------- clipping
 
-def _grads(net_or_params: nn.Module | torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
-    """The gradients of a module's parameters, or of an iterable of parameters; parameters
-    without a gradient (frozen, or unused in the last backward pass) are skipped."""
+def _grads(net_or_params: nn.Module | torch.Tensor | Iterable[torch.Tensor]
+           ) -> list[torch.Tensor]:
+    """The gradients of a module's parameters, or of an iterable of parameters;
+    parameters without a gradient (frozen, or unused in the last backward pass) are
+    skipped."""
     if isinstance(net_or_params, nn.Module):
         params = list(net_or_params.parameters())
     elif isinstance(net_or_params, torch.Tensor):
@@ -55,17 +61,20 @@ def _grads(net_or_params: nn.Module | torch.Tensor | Iterable[torch.Tensor]) -> 
 
 
 def _clip_grad_norm(grads: list[torch.Tensor], theta: float | None) -> torch.Tensor:
-    """Clip ``grads`` in place to a global L2 norm of at most ``theta`` (``None``: leave them);
-    return the norm before clipping as a 0-d tensor on the gradients' device (no host sync)."""
+    """Clip ``grads`` in place to a global L2 norm of at most ``theta`` (``None``: leave
+    them); return the norm before clipping as a 0-d tensor on the gradients' device (no
+    host sync)."""
     if not grads:
         return torch.zeros(())
     # the global norm: the L2 norm of all gradient entries together, ||(g_1, g_2, ...)||
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
+                                                 for g in grads]))
     if theta is not None:
-        # g <- min(1, theta / ||g||) g: same direction, norm at most theta, and exactly theta
-        # when clipped. torch.where does on the device what `if norm > theta:` would do on the
-        # host (which would wait for the GPU); where ||g|| <= theta (||g|| = 0 included, whose
-        # theta / 0 = inf is computed but not chosen) the scale is exactly 1: g stays as it is.
+        # g <- min(1, theta / ||g||) g: same direction, norm at most theta, and exactly
+        # theta when clipped. torch.where does on the device what `if norm > theta:`
+        # would do on the host (which would wait for the GPU); where ||g|| <= theta
+        # (||g|| = 0 included, whose theta / 0 = inf is computed but not chosen) the
+        # scale is exactly 1: g stays as it is.
         scale = torch.where(norm > theta, theta / norm, torch.ones_like(norm))
         for g in grads:
             g.mul_(scale)
@@ -73,18 +82,21 @@ def _clip_grad_norm(grads: list[torch.Tensor], theta: float | None) -> torch.Ten
 
 
 def _check_theta(theta: float) -> None:
-    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0 or math.isinf(theta):
-        raise ValueError(f"theta must be a positive finite number (the largest gradient norm allowed), got {theta!r}")
+    if (isinstance(theta, bool) or not isinstance(theta, (int, float))
+            or not theta > 0 or math.isinf(theta)):
+        raise ValueError("theta must be a positive finite number (the largest gradient "
+                         f"norm allowed), got {theta!r}")
 
 
-def grad_clipping(net_or_params: nn.Module | Iterable[torch.Tensor], theta: float) -> float:
+def grad_clipping(net_or_params: nn.Module | Iterable[torch.Tensor],
+                  theta: float) -> float:
     """Rescale all gradients together so that their global L2 norm is at most ``theta``.
 
     With g the vector of every gradient entry of every parameter,
     ``g <- min(1, theta / ||g||) * g``: the direction is kept, nothing changes when
-    ``||g|| <= theta``, and a clipped gradient has norm ``theta``. Accepts a module or an
-    iterable of parameters; parameters without a gradient are skipped. Returns ``||g||``
-    before clipping (0.0 when no parameter has a gradient).
+    ``||g|| <= theta``, and a clipped gradient has norm ``theta``. Accepts a module or
+    an iterable of parameters; parameters without a gradient are skipped. Returns
+    ``||g||`` before clipping (0.0 when no parameter has a gradient).
     """
     _check_theta(theta)
     return float(_clip_grad_norm(_grads(net_or_params), theta))
@@ -95,10 +107,11 @@ def grad_clipping(net_or_params: nn.Module | Iterable[torch.Tensor], theta: floa
 class PlainSGD:
     """Minibatch stochastic gradient descent, ``p <- p - lr * p.grad``, as in the notes.
 
-    It has the part of the ``torch.optim.Optimizer`` interface that the training loop uses
-    (``param_groups``, ``zero_grad``, ``step``), so ``fit`` treats it like any optimizer.
-    (``torch.optim.SGD`` computes the same update; building the first ``torch.optim``
-    optimizer of a session also imports the ``torch._dynamo`` compiler, which takes seconds.)
+    It has the part of the ``torch.optim.Optimizer`` interface that the training loop
+    uses (``param_groups``, ``zero_grad``, ``step``), so ``fit`` treats it like any
+    optimizer. (``torch.optim.SGD`` computes the same update; building the first
+    ``torch.optim`` optimizer of a session also imports the ``torch._dynamo`` compiler,
+    which takes seconds.)
     """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
@@ -121,21 +134,23 @@ def _current_lr(optimizer: torch.optim.Optimizer | PlainSGD) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-# --------------------------------------------------------------------------- divergence guard
+# --------------------------------------------------------------------- divergence guard
 
 class _Snapshot:
-    """A copy of a net's weights (its ``state_dict``), taken at each check that found them
-    finite, and put back when a later check finds the training diverged."""
+    """A copy of a net's weights (its ``state_dict``), taken at each check that found
+    them finite, and put back when a later check finds the training diverged."""
 
     def __init__(self, net: nn.Module) -> None:
         self.net = net
-        self.tensors = {name: t.detach().clone() for name, t in net.state_dict().items()}
+        self.tensors = {name: t.detach().clone()
+                        for name, t in net.state_dict().items()}
         self.where = "the weights training started with"
 
     @torch.no_grad()
     def take(self, where: str) -> None:
         for name, t in self.net.state_dict().items():
-            self.tensors[name].copy_(t)  # into the buffers allocated once: no allocation per check
+            # into the buffers allocated once: no allocation per check
+            self.tensors[name].copy_(t)
         self.where = where
 
     def restore(self) -> None:
@@ -145,31 +160,35 @@ class _Snapshot:
 def _weights_finite(net: nn.Module) -> torch.Tensor:
     """A 0-d bool tensor on the net's device (no host sync): are all parameters finite?
 
-    A sum is NaN or infinite when any entry is; summed in float64, float32 weights cannot
-    overflow it. (On the CPU this is many times faster than ``torch.isfinite(p).all()``.)"""
+    A sum is NaN or infinite when any entry is; summed in float64, float32 weights
+    cannot overflow it. (On the CPU this is many times faster than
+    ``torch.isfinite(p).all()``.)"""
     sums = [p.detach().sum(dtype=torch.float64) for p in net.parameters()]
-    return torch.isfinite(torch.stack(sums)).all() if sums else torch.ones((), dtype=torch.bool)
+    return (torch.isfinite(torch.stack(sums)).all() if sums
+            else torch.ones((), dtype=torch.bool))
 
 
 def _divergence_advice(theta: float | None) -> str:
-    return "turn gradient clipping on (theta=1.0)" if theta is None else f"clip harder (theta={theta} now)"
+    return "turn gradient clipping on (theta=1.0)" if theta is None else (
+        f"clip harder (theta={theta} now)")
 
 
 # --------------------------------------------------------------------------- one epoch
 
 def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
-              optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0, epoch: int = 1,
-              deadline: float | None = None, check_every: int = 10, max_loss: float = math.inf,
-              snapshot: _Snapshot | None = None) -> dict:
-    """One pass over ``batches``: for each minibatch ``loss, num_tokens = batch_loss(batch)``
-    (the mean loss over ``num_tokens`` tokens), backward, clipping to ``theta`` (``None``: no
-    clipping), optimizer step.
+              optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0,
+              epoch: int = 1, deadline: float | None = None, check_every: int = 10,
+              max_loss: float = math.inf, snapshot: _Snapshot | None = None) -> dict:
+    """One pass over ``batches``: for each minibatch
+    ``loss, num_tokens = batch_loss(batch)`` (the mean loss over ``num_tokens`` tokens),
+    backward, clipping to ``theta`` (``None``: no clipping), optimizer step.
 
     Every ``check_every`` minibatches and at the end, one host sync reads the losses and
     gradient norms since the last check; a loss that is not below ``max_loss`` (NaN and
-    infinity included), a non-finite gradient norm or non-finite weights stop training: the
-    weights of the last good check are put back and ``FloatingPointError`` is raised.
-    ``deadline`` (a ``time.perf_counter()`` value) ends the epoch early once passed.
+    infinity included), a non-finite gradient norm or non-finite weights stop training:
+    the weights of the last good check are put back and ``FloatingPointError`` is
+    raised. ``deadline`` (a ``time.perf_counter()`` value) ends the epoch early once
+    passed.
 
     Returns ``{"loss": token-weighted mean loss, "tokens": int, "steps": int,
     "grad_norm": mean norm before clipping, "seconds": float, "complete": bool}``.
@@ -177,8 +196,9 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
     start = time.perf_counter()
     if snapshot is None:
         snapshot = _Snapshot(net)
-    # per minibatch since the last check, on the device: losses, gradient norms, token counts
-    # (ints, or 0-d tensors that batch_loss need not read back: int() on a CUDA tensor waits for it)
+    # per minibatch since the last check, on the device: losses, gradient norms, token
+    # counts (ints, or 0-d tensors that batch_loss need not read back: int() on a CUDA
+    # tensor waits for it)
     pending_losses, pending_norms, pending_tokens = [], [], []
     checked_losses, checked_norms, num_tokens = [], [], []  # read back, on the host
     complete = True
@@ -189,27 +209,39 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
         values = torch.cat([  # all in float64 on the loss's device: (3k + 1,)
             torch.stack(pending_losses).double(),
             torch.stack(pending_norms).to(device, torch.float64),
-            torch.stack([torch.as_tensor(n).to(device, torch.float64) for n in pending_tokens]),
+            torch.stack([torch.as_tensor(n).to(device, torch.float64)
+                         for n in pending_tokens]),
             _weights_finite(net).to(device, torch.float64).reshape(1),
         ]).cpu()  # the one host sync of a check
-        losses, norms, tokens, weights_ok = values[:k], values[k:2 * k], values[2 * k:3 * k], bool(values[-1])
+        losses, norms, tokens, weights_ok = (values[:k], values[k:2 * k],
+                                             values[2 * k:3 * k], bool(values[-1]))
         if not bool((tokens > 0).all()):
-            raise ValueError(f"batch_loss returned a token count of {tokens.min().item():g}: it must return "
-                             "(mean loss, number of tokens the mean is over), with at least one token")
-        done = sum(len(c) for c in checked_losses)  # minibatches of this epoch checked before
-        bad_loss = (~(losses < max_loss)).nonzero()  # `not x < bound` is True for NaN too
+            raise ValueError("batch_loss returned a token count of "
+                             f"{tokens.min().item():g}: it must return (mean loss, "
+                             "number of tokens the mean is over), with at least one "
+                             "token")
+        # minibatches of this epoch checked before
+        done = sum(len(c) for c in checked_losses)
+        # `not x < bound` is True for NaN too
+        bad_loss = (~(losses < max_loss)).nonzero()
         bad_norm = (~torch.isfinite(norms)).nonzero()
         if len(bad_loss) or len(bad_norm) or not weights_ok:
-            # the first bad minibatch; at the same minibatch the loss is named before the norm
-            candidates = [(int(i), 0, "loss", float(losses[i])) for i in bad_loss[:1, 0]]
-            candidates += [(int(i), 1, "gradient norm", float(norms[i])) for i in bad_norm[:1, 0]]
-            step, _, name, value = min(candidates) if candidates else (k - 1, 2, "weights", math.nan)
-            what = f"the {name} became {value:g}" if name != "weights" else "the weights became non-finite"
+            # the first bad minibatch; at the same minibatch the loss is named before
+            # the norm
+            candidates = [(int(i), 0, "loss", float(losses[i]))
+                          for i in bad_loss[:1, 0]]
+            candidates += [(int(i), 1, "gradient norm", float(norms[i]))
+                           for i in bad_norm[:1, 0]]
+            step, _, name, value = (min(candidates) if candidates
+                                    else (k - 1, 2, "weights", math.nan))
+            what = f"the {name} became {value:g}" if name != "weights" else (
+                "the weights became non-finite")
             snapshot.restore()
             raise FloatingPointError(
-                f"{what} at epoch {epoch}, minibatch {done + step + 1} (lr={_current_lr(optimizer):g}): "
-                f"training diverged; the net's weights were restored to {snapshot.where}. "
-                f"Use a smaller learning rate or {_divergence_advice(theta)}.")
+                f"{what} at epoch {epoch}, minibatch {done + step + 1} "
+                f"(lr={_current_lr(optimizer):g}): training diverged; the net's "
+                f"weights were restored to {snapshot.where}. Use a smaller learning "
+                f"rate or {_divergence_advice(theta)}.")
         checked_losses.append(losses)
         checked_norms.append(norms)
         num_tokens.extend(int(n) for n in tokens)
@@ -234,10 +266,12 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
     if pending_losses:
         check()
     if not num_tokens:
-        raise ValueError(f"the data iterator yielded no minibatches in epoch {epoch}: pass a loader that can be "
-                         "iterated once per epoch (a SeqDataLoader, a list), not a one-shot generator, and "
-                         "check that the data hold at least one minibatch")
-    step_losses, step_norms = torch.cat(checked_losses), torch.cat(checked_norms)  # float64
+        raise ValueError(f"the data iterator yielded no minibatches in epoch {epoch}: "
+                         "pass a loader that can be iterated once per epoch (a "
+                         "SeqDataLoader, a list), not a one-shot generator, and check "
+                         "that the data hold at least one minibatch")
+    # float64
+    step_losses, step_norms = torch.cat(checked_losses), torch.cat(checked_norms)
     weights = torch.tensor(num_tokens, dtype=torch.float64)
     return {
         "loss": float((step_losses * weights).sum() / weights.sum()),
@@ -249,10 +283,11 @@ def fit_epoch(net: nn.Module, batches: Iterable, batch_loss: BatchLoss,
     }
 
 
-# --------------------------------------------------------------------------- many epochs
+# -------------------------------------------------------------------------- many epochs
 
 def _in_ipython_kernel() -> bool:
-    """True inside Jupyter (an IPython kernel), False in plain scripts, pytest and terminals."""
+    """True inside Jupyter (an IPython kernel), False in plain scripts, pytest and
+    terminals."""
     if "IPython" not in sys.modules:
         return False
     from IPython import get_ipython
@@ -262,13 +297,15 @@ def _in_ipython_kernel() -> bool:
 
 
 def _tqdm_disabled_by_env() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false",
+                                                                      "no")
 
 
 def show_progress(progress: bool | None) -> bool:
-    """Whether to draw a progress bar: ``progress``, where ``None`` means only inside Jupyter;
-    the environment variable ``TQDM_DISABLE=1`` turns it off in any case."""
-    return bool(_in_ipython_kernel() if progress is None else progress) and not _tqdm_disabled_by_env()
+    """Whether to draw a progress bar: ``progress``, where ``None`` means only inside
+    Jupyter; the environment variable ``TQDM_DISABLE=1`` turns it off in any case."""
+    return (bool(_in_ipython_kernel() if progress is None else progress)
+            and not _tqdm_disabled_by_env())
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -278,39 +315,45 @@ def _check_positive_int(name: str, value: Any) -> None:
 
 def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs: int,
         optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0,
-        evaluate: Callable[[], float] | None = None, valid_every: int = 1, keep_best: bool = False,
-        patience: int | None = None, max_seconds: float | None = None,
+        evaluate: Callable[[], float] | None = None, valid_every: int = 1,
+        keep_best: bool = False, patience: int | None = None,
+        max_seconds: float | None = None,
         lr_schedule: Callable[[int], float] | None = None,
         on_epoch_start: Callable[[int], None] | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None,
-        check_every: int = 10, progress: bool | None = None, desc: str = "training",
-        max_loss: float = math.inf, postfix: Callable[[dict], dict] | None = None) -> dict:
+        on_epoch_end: Callable[[int, dict], None] | None = None, check_every: int = 10,
+        progress: bool | None = None, desc: str = "training",
+        max_loss: float = math.inf,
+        postfix: Callable[[dict], dict] | None = None) -> dict:
     """Train ``net`` for ``num_epochs`` passes over ``train_iter``; return the history.
 
     * **minibatch**: ``loss, num_tokens = batch_loss(batch)``, the MEAN loss over
       ``num_tokens`` tokens (an int, or a 0-d tensor, read back only at the checks) as a
       differentiable 0-d tensor (``batch_loss`` moves the batch to
       the device); then ``optimizer.zero_grad``, backward, clipping to a global norm of
-      ``theta`` (``None``: no clipping), ``optimizer.step()``. ``train_iter`` is iterated
-      once per epoch, so it must be re-iterable (a loader or a list, not a generator).
+      ``theta`` (``None``: no clipping), ``optimizer.step()``. ``train_iter`` is
+      iterated once per epoch, so it must be re-iterable (a loader or a list, not a
+      generator).
     * **validation**: ``evaluate()`` (lower is better, e.g. a perplexity) every
-      ``valid_every`` epochs and after the last; ``keep_best=True`` puts back the weights
-      of the best evaluation at the end; ``patience=k`` stops after k evaluations without
-      improvement.
-    * **budget**: ``max_seconds`` stops training once that much wall-clock time has passed
-      (mid-epoch if need be; that epoch's loss covers the minibatches it trained on).
-    * **lr_schedule**: ``epoch -> lr`` (epochs count from 1), set at the start of each epoch.
-    * **hooks**: ``on_epoch_start(epoch)`` before each epoch (e.g. reset a carried state);
-      ``on_epoch_end(epoch, history)`` after each epoch's validation, with the history so
-      far (its ``stopped`` is already set when training stops after this epoch).
-    * **divergence**: every ``check_every`` minibatches and at the end of each epoch, a loss
-      not below ``max_loss`` (NaN and infinity always count), a non-finite gradient norm or
-      non-finite weights stop training: the net gets back the weights of the last good check
-      and ``FloatingPointError`` names the epoch, the minibatch and the lr. (The optimizer's
-      own state, e.g. Adam's moments, is not restored.)
-    * **progress**: a tqdm bar over epochs titled ``desc``; ``None`` shows it only inside
-      Jupyter, and ``TQDM_DISABLE=1`` always turns it off. ``postfix(history)`` gives the
-      bar's postfix (default: the last loss and validation value).
+      ``valid_every`` epochs and after the last; ``keep_best=True`` puts back the
+      weights of the best evaluation at the end; ``patience=k`` stops after k
+      evaluations without improvement.
+    * **budget**: ``max_seconds`` stops training once that much wall-clock time has
+      passed (mid-epoch if need be; that epoch's loss covers the minibatches it trained
+      on).
+    * **lr_schedule**: ``epoch -> lr`` (epochs count from 1), set at the start of each
+      epoch.
+    * **hooks**: ``on_epoch_start(epoch)`` before each epoch (e.g. reset a carried
+      state); ``on_epoch_end(epoch, history)`` after each epoch's validation, with the
+      history so far (its ``stopped`` is already set when training stops after this
+      epoch).
+    * **divergence**: every ``check_every`` minibatches and at the end of each epoch, a
+      loss not below ``max_loss`` (NaN and infinity always count), a non-finite gradient
+      norm or non-finite weights stop training: the net gets back the weights of the
+      last good check and ``FloatingPointError`` names the epoch, the minibatch and the
+      lr. (The optimizer's own state, e.g. Adam's moments, is not restored.)
+    * **progress**: a tqdm bar over epochs titled ``desc``; ``None`` shows it only
+      inside Jupyter, and ``TQDM_DISABLE=1`` always turns it off. ``postfix(history)``
+      gives the bar's postfix (default: the last loss and validation value).
 
     Returns a history dict: ``loss`` (token-weighted mean training loss), ``grad_norm``
     (mean norm before clipping), ``lr`` and ``epoch_seconds``, one entry per epoch;
@@ -325,24 +368,30 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     _check_positive_int("valid_every", valid_every)
     _check_positive_int("check_every", check_every)
     if not callable(batch_loss):
-        raise TypeError(f"batch_loss must be a function batch -> (mean loss, num_tokens), got {batch_loss!r}")
+        raise TypeError("batch_loss must be a function batch -> (mean loss, "
+                        f"num_tokens), got {batch_loss!r}")
     if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"evaluate must be a function () -> float (lower is better), got {evaluate!r}")
+        raise TypeError("evaluate must be a function () -> float (lower is better), "
+                        f"got {evaluate!r}")
     if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer or a PlainSGD, got {type(optimizer).__name__}")
+        raise TypeError("optimizer must be a torch.optim.Optimizer or a PlainSGD, got "
+                        f"{type(optimizer).__name__}")
     if theta is not None:
         _check_theta(theta)
     if (keep_best or patience is not None) and evaluate is None:
-        raise ValueError("keep_best and patience choose by the validation metric: pass evaluate")
+        raise ValueError("keep_best and patience choose by the validation metric: pass "
+                         "evaluate")
     if patience is not None:
         _check_positive_int("patience", patience)
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive, got {max_seconds!r}")
     if not max_loss > 0:
-        raise ValueError(f"max_loss must be positive (a loss at or above it counts as diverged), got {max_loss!r}")
+        raise ValueError("max_loss must be positive (a loss at or above it counts as "
+                         f"diverged), got {max_loss!r}")
 
     deadline = None if max_seconds is None else wall_start + max_seconds
-    history: dict[str, Any] = {"loss": [], "grad_norm": [], "lr": [], "epoch_seconds": [], "stopped": None}
+    history: dict[str, Any] = {"loss": [], "grad_norm": [], "lr": [],
+                               "epoch_seconds": [], "stopped": None}
     if evaluate is not None:
         history.update(valid=[], valid_epochs=[], best_epoch=None, best_valid=math.inf)
     best_state, evals_since_best = None, 0
@@ -352,25 +401,29 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     show_bar = show_progress(progress)
     from tqdm import tqdm
 
-    bar = tqdm(range(1, num_epochs + 1), desc=desc, unit="epoch", disable=not show_bar, file=sys.stderr)
+    bar = tqdm(range(1, num_epochs + 1), desc=desc, unit="epoch", disable=not show_bar,
+               file=sys.stderr)
     was_training = net.training
     try:
         for epoch in bar:
-            net.train()  # every epoch: evaluate() or a hook may have switched to eval mode
+            # every epoch: evaluate() or a hook may have switched to eval mode
+            net.train()
             if lr_schedule is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = float(lr_schedule(epoch))
             if on_epoch_start is not None:
                 on_epoch_start(epoch)
-            stats = fit_epoch(net, train_iter, batch_loss, optimizer, theta=theta, epoch=epoch, deadline=deadline,
-                              check_every=check_every, max_loss=max_loss, snapshot=snapshot)
+            stats = fit_epoch(net, train_iter, batch_loss, optimizer, theta=theta,
+                              epoch=epoch, deadline=deadline, check_every=check_every,
+                              max_loss=max_loss, snapshot=snapshot)
             total_tokens += stats["tokens"]
             train_seconds += stats["seconds"]
             history["loss"].append(stats["loss"])
             history["grad_norm"].append(stats["grad_norm"])
             history["lr"].append(_current_lr(optimizer))
             history["epoch_seconds"].append(stats["seconds"])
-            out_of_time = not stats["complete"] or (deadline is not None and time.perf_counter() > deadline)
+            out_of_time = not stats["complete"] or (deadline is not None
+                                                    and time.perf_counter() > deadline)
             last = epoch == num_epochs or out_of_time
 
             if evaluate is not None and (epoch % valid_every == 0 or last):
@@ -381,7 +434,8 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
                     history["best_valid"], history["best_epoch"] = value, epoch
                     evals_since_best = 0
                     if keep_best:
-                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                        best_state = {k: v.detach().clone()
+                                      for k, v in net.state_dict().items()}
                 else:
                     evals_since_best += 1
                 if patience is not None and evals_since_best >= patience:
@@ -389,7 +443,8 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
             if out_of_time and history["stopped"] is None:
                 history["stopped"] = "max_seconds"
             if show_bar:
-                bar.set_postfix(postfix(history) if postfix is not None else _default_postfix(history))
+                bar.set_postfix(postfix(history) if postfix is not None
+                                else _default_postfix(history))
             if on_epoch_end is not None:
                 on_epoch_end(epoch, history)
             if history["stopped"]:
@@ -403,20 +458,23 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     history["epochs"] = len(history["loss"])
     history["tokens"] = total_tokens
     history["seconds"] = train_seconds
-    history["tokens_per_sec"] = total_tokens / train_seconds if train_seconds > 0 else math.inf
+    history["tokens_per_sec"] = (total_tokens / train_seconds if train_seconds > 0
+                                 else math.inf)
     history["wall_seconds"] = time.perf_counter() - wall_start
     return history
 
 
 def _default_postfix(history: dict) -> dict:
     postfix = {"loss": f"{history['loss'][-1]:.4g}"}
-    if history.get("valid_epochs") and history["valid_epochs"][-1] == len(history["loss"]):
+    if (history.get("valid_epochs")
+            and history["valid_epochs"][-1] == len(history["loss"])):
         postfix["valid"] = f"{history['valid'][-1]:.4g}"
     return postfix
 
 
 def say(text: str) -> None:
-    """Print a line without breaking a progress bar that is being drawn (``tqdm.write``)."""
+    """Print a line without breaking a progress bar that is being drawn
+    (``tqdm.write``)."""
     from tqdm import tqdm
 
     tqdm.write(text)
@@ -426,10 +484,11 @@ def say(text: str) -> None:
 
 def plot_history(history: dict, metric: str = "loss", ylabel: str | None = None,
                  valid_metric: str | None = None, ax: Any = None) -> Any:
-    """Draw the training curve ``history[metric]`` by epoch and, when the history has them,
-    the validation values ``history[valid_metric]`` at ``history["valid_epochs"]``
-    (``valid_metric`` defaults to ``"valid"`` for ``metric="loss"``, else ``"valid_" + metric``).
-    Draws on ``ax`` (a new figure, shown, when None); returns the axes."""
+    """Draw the training curve ``history[metric]`` by epoch and, when the history has
+    them, the validation values ``history[valid_metric]`` at ``history["valid_epochs"]``
+    (``valid_metric`` defaults to ``"valid"`` for ``metric="loss"``, else
+    ``"valid_" + metric``). Draws on ``ax`` (a new figure, shown, when None); returns
+    the axes."""
     import matplotlib.pyplot as plt
 
     if metric not in history:
@@ -440,9 +499,11 @@ def plot_history(history: dict, metric: str = "loss", ylabel: str | None = None,
     if new_figure:
         _, ax = plt.subplots()
     epochs = range(1, len(history[metric]) + 1)
-    ax.plot(epochs, history[metric], marker="." if len(epochs) < 3 else None, label="train")
+    ax.plot(epochs, history[metric], marker="." if len(epochs) < 3 else None,
+            label="train")
     if history.get(valid_metric):
-        ax.plot(history["valid_epochs"], history[valid_metric], marker=".", label="valid")
+        ax.plot(history["valid_epochs"], history[valid_metric], marker=".",
+                label="valid")
         ax.legend()
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel if ylabel is not None else metric)
