@@ -4,18 +4,21 @@ Scratch cells (row-vector convention ``X W``, time-major tensors)::
 
     RNNScratch(num_inputs, num_hiddens)     H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)
     GRUScratch(num_inputs, num_hiddens)     gates R_t, Z_t, candidate H~_t
-    LSTMScratch(num_inputs, num_hiddens)    gates I_t, F_t, O_t, candidate C~_t, memory C_t
+    LSTMScratch(num_inputs, num_hiddens)    gates I_t, F_t, O_t, candidate C~_t,
+                                            memory C_t
 
 Each cell maps ``inputs`` (num_steps, batch, num_inputs) and an optional initial state
 to ``(outputs, state)`` with ``outputs`` (num_steps, batch, num_hiddens); the state is
 ``H`` (batch, num_hiddens), or ``(H, C)`` for the LSTM.
 
 ``RecurrentStack`` stacks cells into a deep and/or bidirectional network with the state
-layout of ``torch.nn.RNN``. The language models ``RNNModelScratch`` (built on the scratch
-cells) and ``RNNModel`` (built on ``torch.nn.RNN/GRU/LSTM``) share one call convention::
+layout of ``torch.nn.RNN``. The language models ``RNNModelScratch`` (built on the
+scratch cells) and ``RNNModel`` (built on ``torch.nn.RNN/GRU/LSTM``) share one call
+convention::
 
     logits, state = net(X, state)   # X: LongTensor (batch, num_steps) of token ids
-                                    # logits: (num_steps * batch, vocab_size), row t*batch + b
+                                    # logits: (num_steps * batch, vocab_size),
+                                    #         row t*batch + b
     state = net.begin_state(batch_size, device)
 
 ``copy_from_torch`` copies the weights of a ``torch.nn`` layer into the scratch modules,
@@ -50,35 +53,42 @@ BPTT_MODES = ("full", "truncated", "randomized")
 def _check_inputs(inputs, num_inputs: int, dtype: torch.dtype, who: str) -> None:
     """Cells take float inputs of shape (num_steps, batch, num_inputs)."""
     if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"{who}: inputs must be a tensor of shape (num_steps, batch, {num_inputs}), "
-                        f"got {type(inputs).__name__}")
+        raise TypeError(f"{who}: inputs must be a tensor of shape (num_steps, batch, "
+                        f"{num_inputs}), got {type(inputs).__name__}")
     if inputs.dim() != 3 or inputs.shape[-1] != num_inputs:
-        raise ValueError(f"{who}: inputs must have shape (num_steps, batch, num_inputs={num_inputs}) "
-                         f"(time-major), got shape {tuple(inputs.shape)}")
+        raise ValueError(f"{who}: inputs must have shape (num_steps, batch, "
+                         f"num_inputs={num_inputs}) (time-major), got shape "
+                         f"{tuple(inputs.shape)}")
     if inputs.dtype != dtype:
-        raise TypeError(f"{who}: inputs must have the parameters' dtype {dtype}, got {inputs.dtype}; "
-                        f"convert them with .to({dtype})")
+        raise TypeError(f"{who}: inputs must have the parameters' dtype {dtype}, got "
+                        f"{inputs.dtype}; convert them with .to({dtype})")
 
 
-def _check_hidden(H, batch_size: int, num_hiddens: int, who: str, what: str = "state") -> None:
+def _check_hidden(H, batch_size: int, num_hiddens: int, who: str,
+                  what: str = "state") -> None:
     if not isinstance(H, torch.Tensor):
-        raise TypeError(f"{who}: {what} must be a tensor of shape (batch, num_hiddens), got {type(H).__name__}")
+        raise TypeError(f"{who}: {what} must be a tensor of shape (batch, "
+                        f"num_hiddens), got {type(H).__name__}")
     if tuple(H.shape) != (batch_size, num_hiddens):
-        raise ValueError(f"{who}: {what} must have shape (batch={batch_size}, num_hiddens={num_hiddens}), "
-                         f"got shape {tuple(H.shape)}")
+        raise ValueError(f"{who}: {what} must have shape (batch={batch_size}, "
+                         f"num_hiddens={num_hiddens}), got shape {tuple(H.shape)}")
 
 
 def _check_tokens(X, vocab_size: int, who: str) -> None:
-    """Language models take token ids: a LongTensor (batch, num_steps) with 0 <= id < vocab_size."""
+    """Language models take token ids: a LongTensor (batch, num_steps) with 0 <= id <
+    vocab_size."""
     if not isinstance(X, torch.Tensor) or X.dtype != torch.long:
         got = X.dtype if isinstance(X, torch.Tensor) else type(X).__name__
-        raise TypeError(f"{who}: X must be a LongTensor of token ids, shape (batch, num_steps), got {got}")
+        raise TypeError(f"{who}: X must be a LongTensor of token ids, shape (batch, "
+                        f"num_steps), got {got}")
     if X.dim() != 2:
-        raise ValueError(f"{who}: X must have shape (batch, num_steps), got shape {tuple(X.shape)}")
-    # The range check reads the ids on the host. On a GPU that would stall every forward pass
-    # waiting for the device, so it runs for CPU tensors only; out-of-range ids on a GPU still
-    # fail, in the one-hot encoding (a device-side assertion).
-    if X.device.type == "cpu" and X.numel() and bool(((X < 0) | (X >= vocab_size)).any()):
+        raise ValueError(f"{who}: X must have shape (batch, num_steps), got shape "
+                         f"{tuple(X.shape)}")
+    # The range check reads the ids on the host. On a GPU that would stall every forward
+    # pass waiting for the device, so it runs for CPU tensors only; out-of-range ids on
+    # a GPU still fail, in the one-hot encoding (a device-side assertion).
+    if (X.device.type == "cpu" and X.numel()
+            and bool(((X < 0) | (X >= vocab_size)).any())):
         raise ValueError(f"{who}: token ids must lie in [0, vocab_size={vocab_size}), "
                          f"got ids from {int(X.min())} to {int(X.max())}")
 
@@ -92,26 +102,33 @@ def _zeros(*shape: int) -> nn.Parameter:
 
 
 def _zero_state(like: torch.Tensor, device, *shape: int) -> torch.Tensor:
-    """Zeros of ``shape`` with the dtype of ``like`` (a parameter), on ``device`` (default: like's)."""
-    return torch.zeros(*shape, dtype=like.dtype, device=like.device if device is None else device)
+    """Zeros of ``shape`` with the dtype of ``like`` (a parameter), on ``device``
+    (default: like's)."""
+    return torch.zeros(*shape, dtype=like.dtype,
+                       device=like.device if device is None else device)
 
 
-def input_projection(inputs: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def input_projection(inputs: torch.Tensor, W: torch.Tensor,
+                     b: torch.Tensor) -> torch.Tensor:
     """``X_t W + b`` for every time step in one matrix product.
 
     inputs (num_steps, batch, num_inputs), W (num_inputs, num_hiddens), b (num_hiddens,)
-    -> (num_steps, batch, num_hiddens). Only the recurrent terms ``H_{t-1} W_h*`` must wait
-    for the previous step, so the cells compute their input terms up front with this.
+    -> (num_steps, batch, num_hiddens). Only the recurrent terms ``H_{t-1} W_h*`` must
+    wait for the previous step, so the cells compute their input terms up front with
+    this.
     """
     num_steps, batch_size, num_inputs = inputs.shape
-    return torch.addmm(b, inputs.reshape(-1, num_inputs), W).reshape(num_steps, batch_size, W.shape[1])
+    return torch.addmm(b, inputs.reshape(-1, num_inputs), W).reshape(
+        num_steps, batch_size, W.shape[1])
 
 
 def scale_grad(H: torch.Tensor, xi: float) -> torch.Tensor:
-    """``H`` unchanged in the forward pass; in the backward pass its gradient is multiplied by ``xi``.
+    """``H`` unchanged in the forward pass; in the backward pass its gradient is
+    multiplied by ``xi``.
 
-    ``H.detach() + xi * (H - H.detach())`` has the value of ``H`` (the bracket is exactly 0)
-    and the derivative ``xi`` with respect to ``H``. ``xi = 0`` is plain ``H.detach()``.
+    ``H.detach() + xi * (H - H.detach())`` has the value of ``H`` (the bracket is
+    exactly 0) and the derivative ``xi`` with respect to ``H``. ``xi = 0`` is plain
+    ``H.detach()``.
     """
     if xi == 1.0:
         return H
@@ -134,28 +151,31 @@ class RNNScratch(nn.Module):
     * ``"truncated"``: the gradient into ``H_{t-1}`` is cut before every step
       ``t = bptt_k, 2 bptt_k, ...`` (t counted from 0 within one call), so it flows
       back within blocks of ``bptt_k`` steps only;
-    * ``"randomized"``: the gradient into ``H_{t-1}`` at every step ``t >= 1`` is multiplied
-      by an independent ``ξ_t``: 0 with probability ``1 - bptt_pi`` and ``1 / bptt_pi`` with
-      probability ``bptt_pi``, so ``E[ξ_t] = 1`` and the gradient is unbiased. One ξ_t per step,
-      shared by the whole minibatch, drawn from torch's default generator
-      (reproducible under ``torch.manual_seed``).
+    * ``"randomized"``: the gradient into ``H_{t-1}`` at every step ``t >= 1`` is
+      multiplied by an independent ``ξ_t``: 0 with probability ``1 - bptt_pi`` and
+      ``1 / bptt_pi`` with probability ``bptt_pi``, so ``E[ξ_t] = 1`` and the gradient
+      is unbiased. One ξ_t per step, shared by the whole minibatch, drawn from torch's
+      default generator (reproducible under ``torch.manual_seed``).
 
     The forward values are the same in every mode. Truncation acts only while training
-    (``module.training`` and autograd recording); in eval mode or under ``torch.no_grad()``
-    no ξ is drawn, so generation does not consume random numbers. Whether the gradient
-    flows into the incoming ``state`` is the caller's business (the trainer detaches it).
+    (``module.training`` and autograd recording); in eval mode or under
+    ``torch.no_grad()`` no ξ is drawn, so generation does not consume random numbers.
+    Whether the gradient flows into the incoming ``state`` is the caller's business (the
+    trainer detaches it).
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, bptt: str = "full", bptt_k: int = 10,
-                 bptt_pi: float = 0.1, init_std: float = 0.01) -> None:
+    def __init__(self, num_inputs: int, num_hiddens: int, bptt: str = "full",
+                 bptt_k: int = 10, bptt_pi: float = 0.1,
+                 init_std: float = 0.01) -> None:
         super().__init__()
         if bptt not in BPTT_MODES:
             raise ValueError(f"unknown bptt mode {bptt!r}: use one of {BPTT_MODES}")
         if not isinstance(bptt_k, int) or bptt_k < 1:
-            raise ValueError(f"bptt_k must be an integer >= 1 (steps per truncation block), got {bptt_k!r}")
+            raise ValueError("bptt_k must be an integer >= 1 (steps per truncation "
+                             f"block), got {bptt_k!r}")
         if not 0.0 < bptt_pi <= 1.0:
-            raise ValueError(f"bptt_pi must lie in (0, 1] (the probability of keeping a step's gradient), "
-                             f"got {bptt_pi!r}")
+            raise ValueError("bptt_pi must lie in (0, 1] (the probability of keeping a "
+                             f"step's gradient), got {bptt_pi!r}")
         self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
         self.bptt, self.bptt_k, self.bptt_pi = bptt, bptt_k, bptt_pi
         self.W_xh = _normal(num_inputs, num_hiddens, std=init_std)
@@ -167,31 +187,38 @@ class RNNScratch(nn.Module):
         return _zero_state(self.W_hh, device, batch_size, self.num_hiddens)
 
     def grad_factors(self, num_steps: int) -> list[float] | None:
-        """ξ_t for t = 0..num_steps-1 (the factor on the gradient into H_{t-1}), or None for full BPTT."""
+        """ξ_t for t = 0..num_steps-1 (the factor on the gradient into H_{t-1}), or None
+        for full BPTT."""
         if self.bptt == "full" or not (self.training and torch.is_grad_enabled()):
             return None
         if self.bptt == "truncated":
-            return [0.0 if t > 0 and t % self.bptt_k == 0 else 1.0 for t in range(num_steps)]
-        keep = (torch.rand(num_steps - 1) < self.bptt_pi).tolist()  # torch's CPU generator
+            return [0.0 if t > 0 and t % self.bptt_k == 0 else 1.0
+                    for t in range(num_steps)]
+        # torch's CPU generator
+        keep = (torch.rand(num_steps - 1) < self.bptt_pi).tolist()
         return [1.0] + [1.0 / self.bptt_pi if k else 0.0 for k in keep]
 
     def forward(self, inputs: torch.Tensor,
                 state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None (zeros)
-        -> outputs (num_steps, batch, num_hiddens), final H (batch, num_hiddens)."""
+        """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None
+        (zeros) -> outputs (num_steps, batch, num_hiddens), final H (batch,
+        num_hiddens)."""
         _check_inputs(inputs, self.num_inputs, self.W_hh.dtype, "RNNScratch")
         num_steps, batch_size, _ = inputs.shape
         H = self.begin_state(batch_size, inputs.device) if state is None else state
         _check_hidden(H, batch_size, self.num_hiddens, "RNNScratch")
-        # The input term X_t W_xh + b_h of every step at once, (num_steps, batch, num_hiddens);
-        # only the recurrent term H_{t-1} W_hh has to wait for the previous step.
+        # The input term X_t W_xh + b_h of every step at once, (num_steps, batch,
+        # num_hiddens); only the recurrent term H_{t-1} W_hh has to wait for the
+        # previous step.
         XW = input_projection(inputs, self.W_xh, self.b_h)
         xis = self.grad_factors(num_steps)
         outputs = []
-        for t, XW_t in enumerate(XW.unbind(0)):  # unbind: one view per step, a cheap backward
+        # unbind: one view per step, a cheap backward
+        for t, XW_t in enumerate(XW.unbind(0)):
             if xis is not None:
                 H = scale_grad(H, xis[t])  # same value, gradient into H_{t-1} times ξ_t
-            H = torch.tanh(torch.addmm(XW_t, H, self.W_hh))  # tanh(X_t W_xh + b_h + H_{t-1} W_hh)
+            # tanh(X_t W_xh + b_h + H_{t-1} W_hh)
+            H = torch.tanh(torch.addmm(XW_t, H, self.W_hh))
             outputs.append(H)
         return torch.stack(outputs), H
 
@@ -204,18 +231,20 @@ class GRUScratch(nn.Module):
         H~_t = tanh(X_t W_xh + (R_t ⊙ H_{t-1}) W_hh + b_h)  candidate state
         H_t = Z_t ⊙ H_{t-1} + (1 - Z_t) ⊙ H~_t
 
-    ``reset_after=True`` is the variant of ``torch.nn.GRU`` (and cuDNN), which resets after
-    the matrix product: ``H~_t = tanh(X_t W_xh + b_h + R_t ⊙ (H_{t-1} W_hh + b_hn))``, with an
-    extra bias ``b_hn``. Only that variant equals ``nn.GRU`` (see ``copy_from_torch``).
+    ``reset_after=True`` is the variant of ``torch.nn.GRU`` (and cuDNN), which resets
+    after the matrix product:
+    ``H~_t = tanh(X_t W_xh + b_h + R_t ⊙ (H_{t-1} W_hh + b_hn))``, with an extra bias
+    ``b_hn``. Only that variant equals ``nn.GRU`` (see ``copy_from_torch``).
 
-    ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0, init_std²);
-    biases (num_hiddens,), zeros. State: H (batch, num_hiddens).
+    ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
+    init_std²); biases (num_hiddens,), zeros. State: H (batch, num_hiddens).
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, reset_after: bool = False,
                  init_std: float = 0.01) -> None:
         super().__init__()
-        self.num_inputs, self.num_hiddens, self.reset_after = num_inputs, num_hiddens, reset_after
+        self.num_inputs, self.num_hiddens, self.reset_after = (
+            num_inputs, num_hiddens, reset_after)
 
         def triple():
             return (_normal(num_inputs, num_hiddens, std=init_std),
@@ -234,8 +263,9 @@ class GRUScratch(nn.Module):
 
     def forward(self, inputs: torch.Tensor,
                 state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None (zeros)
-        -> outputs (num_steps, batch, num_hiddens), final H (batch, num_hiddens)."""
+        """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None
+        (zeros) -> outputs (num_steps, batch, num_hiddens), final H (batch,
+        num_hiddens)."""
         _check_inputs(inputs, self.num_inputs, self.W_hh.dtype, "GRUScratch")
         batch_size = inputs.shape[1]
         H = self.begin_state(batch_size, inputs.device) if state is None else state
@@ -245,7 +275,8 @@ class GRUScratch(nn.Module):
         XR = input_projection(inputs, self.W_xr, self.b_r)
         XH = input_projection(inputs, self.W_xh, self.b_h)
         outputs = []
-        for XZ_t, XR_t, XH_t in zip(XZ.unbind(0), XR.unbind(0), XH.unbind(0)):  # one step at a time
+        # one step at a time
+        for XZ_t, XR_t, XH_t in zip(XZ.unbind(0), XR.unbind(0), XH.unbind(0)):
             # torch.addmm(A, B, C) = A + B @ C in one operation
             Z = torch.sigmoid(torch.addmm(XZ_t, H, self.W_hz))
             R = torch.sigmoid(torch.addmm(XR_t, H, self.W_hr))
@@ -268,11 +299,12 @@ class LSTMScratch(nn.Module):
         C_t = F_t ⊙ C_{t-1} + I_t ⊙ C~_t
         H_t = O_t ⊙ tanh(C_t)
 
-    ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0, init_std²);
-    biases (num_hiddens,), zeros. State: (H, C), each (batch, num_hiddens).
+    ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
+    init_std²); biases (num_hiddens,), zeros. State: (H, C), each (batch, num_hiddens).
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, init_std: float = 0.01) -> None:
+    def __init__(self, num_inputs: int, num_hiddens: int,
+                 init_std: float = 0.01) -> None:
         super().__init__()
         self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
 
@@ -286,29 +318,36 @@ class LSTMScratch(nn.Module):
         self.W_xo, self.W_ho, self.b_o = triple()  # output gate
         self.W_xc, self.W_hc, self.b_c = triple()  # candidate memory cell
 
-    def begin_state(self, batch_size: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def begin_state(self, batch_size: int,
+                    device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(H, C): zeros, each (batch_size, num_hiddens)."""
         return (_zero_state(self.W_hi, device, batch_size, self.num_hiddens),
                 _zero_state(self.W_hi, device, batch_size, self.num_hiddens))
 
-    def forward(self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    def forward(self, inputs: torch.Tensor,
+                state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """inputs (num_steps, batch, num_inputs), state (H, C) or None (zeros)
-        -> outputs (num_steps, batch, num_hiddens), final (H, C), each (batch, num_hiddens)."""
+        -> outputs (num_steps, batch, num_hiddens), final (H, C), each (batch,
+        num_hiddens)."""
         _check_inputs(inputs, self.num_inputs, self.W_hi.dtype, "LSTMScratch")
         batch_size = inputs.shape[1]
         if state is None:
             state = self.begin_state(batch_size, inputs.device)
         if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(f"LSTMScratch: state must be a tuple (H, C), got {type(state).__name__}")
+            raise TypeError("LSTMScratch: state must be a tuple (H, C), got "
+                            f"{type(state).__name__}")
         H, C = state
         _check_hidden(H, batch_size, self.num_hiddens, "LSTMScratch", "state H")
         _check_hidden(C, batch_size, self.num_hiddens, "LSTMScratch", "state C")
         # X_t W + b of every step at once, each (num_steps, batch, num_hiddens)
-        XI, XF = input_projection(inputs, self.W_xi, self.b_i), input_projection(inputs, self.W_xf, self.b_f)
-        XO, XC = input_projection(inputs, self.W_xo, self.b_o), input_projection(inputs, self.W_xc, self.b_c)
+        XI, XF = (input_projection(inputs, self.W_xi, self.b_i),
+                  input_projection(inputs, self.W_xf, self.b_f))
+        XO, XC = (input_projection(inputs, self.W_xo, self.b_o),
+                  input_projection(inputs, self.W_xc, self.b_c))
         outputs = []
-        for XI_t, XF_t, XO_t, XC_t in zip(XI.unbind(0), XF.unbind(0), XO.unbind(0), XC.unbind(0)):
+        for XI_t, XF_t, XO_t, XC_t in zip(XI.unbind(0), XF.unbind(0), XO.unbind(0),
+                                          XC.unbind(0)):
             # torch.addmm(A, B, C) = A + B @ C in one operation
             I = torch.sigmoid(torch.addmm(XI_t, H, self.W_hi))
             F = torch.sigmoid(torch.addmm(XF_t, H, self.W_hf))
@@ -320,47 +359,55 @@ class LSTMScratch(nn.Module):
         return torch.stack(outputs), (H, C)
 
 
-CELLS: dict[str, type[nn.Module]] = {"rnn": RNNScratch, "gru": GRUScratch, "lstm": LSTMScratch}
+CELLS: dict[str, type[nn.Module]] = {"rnn": RNNScratch, "gru": GRUScratch,
+                                     "lstm": LSTMScratch}
 
 
-# ----------------------------------------------------------------------------- deep and bidirectional
+# --------------------------------------------------------------- deep and bidirectional
 
-def _check_stacked_state(state, cell: str, shape: tuple[int, int, int], who: str) -> None:
-    """A state in torch.nn's layout: (num_layers * num_directions, batch, num_hiddens), or (H, C) of those."""
+def _check_stacked_state(state, cell: str, shape: tuple[int, int, int],
+                         who: str) -> None:
+    """A state in torch.nn's layout: (num_layers * num_directions, batch, num_hiddens),
+    or (H, C) of those."""
     if cell == "lstm":
         if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(f"{who}: an LSTM state must be a tuple (H, C) of tensors of shape {shape}, "
-                            f"got {type(state).__name__}")
+            raise TypeError(f"{who}: an LSTM state must be a tuple (H, C) of tensors "
+                            f"of shape {shape}, got {type(state).__name__}")
         parts = {"H": state[0], "C": state[1]}
     else:
         parts = {"state": state}
     for name, part in parts.items():
         if not isinstance(part, torch.Tensor):
-            raise TypeError(f"{who}: {name} must be a tensor of shape (num_layers * num_directions, batch, "
-                            f"num_hiddens) = {shape}, got {type(part).__name__}")
+            raise TypeError(f"{who}: {name} must be a tensor of shape (num_layers * "
+                            f"num_directions, batch, num_hiddens) = {shape}, got "
+                            f"{type(part).__name__}")
         if tuple(part.shape) != shape:
-            raise ValueError(f"{who}: {name} must have shape (num_layers * num_directions, batch, num_hiddens) "
-                             f"= {shape}, got shape {tuple(part.shape)}")
+            raise ValueError(f"{who}: {name} must have shape (num_layers * "
+                             f"num_directions, batch, num_hiddens) = {shape}, got "
+                             f"shape {tuple(part.shape)}")
 
 
 class RecurrentStack(nn.Module):
     """``num_layers`` layers of scratch cells, each layer one cell per direction.
 
-    Layer 0 reads the inputs, layer l > 0 reads the outputs of layer l - 1 (both directions
-    concatenated), with dropout between layers while training, as ``torch.nn.RNN`` does.
-    The backward cell of a bidirectional layer reads the sequence in reverse; its outputs
-    are flipped back, so ``outputs[t]`` of either direction belongs to position t.
+    Layer 0 reads the inputs, layer l > 0 reads the outputs of layer l - 1 (both
+    directions concatenated), with dropout between layers while training, as
+    ``torch.nn.RNN`` does. The backward cell of a bidirectional layer reads the sequence
+    in reverse; its outputs are flipped back, so ``outputs[t]`` of either direction
+    belongs to position t.
 
-    ``cells[l * num_directions + d]`` is the cell of layer l, direction d (0 forward, 1 backward),
-    the order of torch.nn's state. forward: inputs (num_steps, batch, num_inputs), state or None
-    -> outputs (num_steps, batch, num_directions * num_hiddens) of the last layer, and the final
-    state: a tensor (num_layers * num_directions, batch, num_hiddens), or (H, C) of those for "lstm".
-    A bidirectional stack sees the whole sequence: fine for tagging or filling in blanks,
-    but not for predicting the next token.
+    ``cells[l * num_directions + d]`` is the cell of layer l, direction d (0 forward, 1
+    backward), the order of torch.nn's state. forward: inputs (num_steps, batch,
+    num_inputs), state or None -> outputs (num_steps, batch, num_directions *
+    num_hiddens) of the last layer, and the final state: a tensor (num_layers *
+    num_directions, batch, num_hiddens), or (H, C) of those for "lstm". A bidirectional
+    stack sees the whole sequence: fine for tagging or filling in blanks, but not for
+    predicting the next token.
     """
 
-    def __init__(self, cell: str, num_inputs: int, num_hiddens: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, **cell_kwargs) -> None:
+    def __init__(self, cell: str, num_inputs: int, num_hiddens: int,
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
+                 **cell_kwargs) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}: use one of {tuple(CELLS)}")
@@ -373,19 +420,24 @@ class RecurrentStack(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.cells = nn.ModuleList()
         for layer in range(num_layers):
-            layer_inputs = num_inputs if layer == 0 else num_hiddens * self.num_directions
+            layer_inputs = (num_inputs if layer == 0
+                            else num_hiddens * self.num_directions)
             for _ in range(self.num_directions):
                 self.cells.append(CELLS[cell](layer_inputs, num_hiddens, **cell_kwargs))
 
     def begin_state(self, batch_size: int, device=None) -> State:
-        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C) of them for "lstm"."""
+        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C)
+        of them for "lstm"."""
         def zeros():
-            return _zero_state(next(self.parameters()), device, len(self.cells), batch_size, self.num_hiddens)
+            return _zero_state(next(self.parameters()), device, len(self.cells),
+                               batch_size, self.num_hiddens)
 
         return (zeros(), zeros()) if self.cell == "lstm" else zeros()
 
-    def forward(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        _check_inputs(inputs, self.num_inputs, next(self.parameters()).dtype, "RecurrentStack")
+    def forward(self, inputs: torch.Tensor,
+                state: State | None = None) -> tuple[torch.Tensor, State]:
+        _check_inputs(inputs, self.num_inputs, next(self.parameters()).dtype,
+                      "RecurrentStack")
         batch_size = inputs.shape[1]
         if state is None:
             state = self.begin_state(batch_size, inputs.device)
@@ -399,63 +451,76 @@ class RecurrentStack(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 i = layer * self.num_directions + direction
-                cell_state = (state[0][i], state[1][i]) if self.cell == "lstm" else state[i]
+                cell_state = ((state[0][i], state[1][i]) if self.cell == "lstm"
+                              else state[i])
                 if direction == 0:
                     out, cell_state = self.cells[i](layer_inputs, cell_state)
-                else:  # read the sequence backwards, then put the outputs back in time order
+                # read the sequence backwards, then put the outputs back in time order
+                else:
                     out, cell_state = self.cells[i](layer_inputs.flip(0), cell_state)
                     out = out.flip(0)
                 outputs.append(out)
                 final_states.append(cell_state)
-            layer_inputs = outputs[0] if self.num_directions == 1 else torch.cat(outputs, dim=-1)
+            layer_inputs = (outputs[0] if self.num_directions == 1
+                            else torch.cat(outputs, dim=-1))
         if self.cell == "lstm":
-            state = (torch.stack([H for H, _ in final_states]), torch.stack([C for _, C in final_states]))
+            state = (torch.stack([H for H, _ in final_states]),
+                     torch.stack([C for _, C in final_states]))
         else:
             state = torch.stack(final_states)
         return layer_inputs, state
 
 
-# ----------------------------------------------------------------------------- language models
+# ---------------------------------------------------------------------- language models
 
 class RNNModelScratch(nn.Module):
     """The character language model of the notes, built on the scratch cells.
 
     Token ids -> one-hot vectors -> ``RecurrentStack`` (``self.rnn``) -> output layer
     ``W_hq`` (num_hiddens * num_directions, vocab_size), ``b_q`` (vocab_size,).
-    ``cell`` is "rnn", "gru" or "lstm"; ``cell_kwargs`` go to every cell (e.g. ``bptt="truncated"``
-    for "rnn", ``reset_after=True`` for "gru").
+    ``cell`` is "rnn", "gru" or "lstm"; ``cell_kwargs`` go to every cell (e.g.
+    ``bptt="truncated"`` for "rnn", ``reset_after=True`` for "gru").
 
-    ``forward(X, state)``: X LongTensor (batch, num_steps) -> logits (num_steps * batch, vocab_size),
-    time-major (row t * batch + b is step t of sequence b), and the final state in torch.nn's layout
-    (see ``begin_state``). A bidirectional model sees the future tokens, so it is not a valid
-    next-token predictor or generator: its training loss is misleadingly low.
+    ``forward(X, state)``: X LongTensor (batch, num_steps) -> logits (num_steps * batch,
+    vocab_size), time-major (row t * batch + b is step t of sequence b), and the final
+    state in torch.nn's layout (see ``begin_state``). A bidirectional model sees the
+    future tokens, so it is not a valid next-token predictor or generator: its training
+    loss is misleadingly low.
     """
 
-    def __init__(self, vocab_size: int, num_hiddens: int, cell: str = "rnn", num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, init_std: float = 0.01,
-                 **cell_kwargs) -> None:
+    def __init__(self, vocab_size: int, num_hiddens: int, cell: str = "rnn",
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
+                 init_std: float = 0.01, **cell_kwargs) -> None:
         super().__init__()
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
-        self.rnn = RecurrentStack(cell, vocab_size, num_hiddens, num_layers, bidirectional, dropout,
-                                  init_std=init_std, **cell_kwargs)
-        self.cell, self.num_layers, self.num_directions = cell, num_layers, self.rnn.num_directions
+        self.rnn = RecurrentStack(cell, vocab_size, num_hiddens, num_layers,
+                                  bidirectional, dropout, init_std=init_std,
+                                  **cell_kwargs)
+        self.cell, self.num_layers, self.num_directions = (
+            cell, num_layers, self.rnn.num_directions)
         self.W_hq = _normal(num_hiddens * self.num_directions, vocab_size, std=init_std)
         self.b_q = _zeros(vocab_size)
 
     def begin_state(self, batch_size: int, device=None) -> State:
-        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C) of them for "lstm"."""
+        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C)
+        of them for "lstm"."""
         return self.rnn.begin_state(batch_size, device)
 
-    def forward(self, X: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(self, X: torch.Tensor,
+                state: State | None = None) -> tuple[torch.Tensor, State]:
         _check_tokens(X, self.vocab_size, "RNNModelScratch")
-        inputs = one_hot(X.T, self.vocab_size).to(self.W_hq.dtype)  # (num_steps, batch, vocab_size)
-        outputs, state = self.rnn(inputs, state)  # (num_steps, batch, num_directions * num_hiddens)
-        logits = torch.addmm(self.b_q, outputs.reshape(-1, outputs.shape[-1]), self.W_hq)
+        # (num_steps, batch, vocab_size)
+        inputs = one_hot(X.T, self.vocab_size).to(self.W_hq.dtype)
+        # (num_steps, batch, num_directions * num_hiddens)
+        outputs, state = self.rnn(inputs, state)
+        logits = torch.addmm(self.b_q, outputs.reshape(-1, outputs.shape[-1]),
+                             self.W_hq)
         return logits, state  # (num_steps * batch, vocab_size)
 
 
 class RNNModel(nn.Module):
-    """The same language model on a ``torch.nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` layer (``self.rnn``).
+    """The same language model on a ``torch.nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` layer
+    (``self.rnn``).
 
     The layer must take one-hot inputs (``input_size == vocab_size``) time-major
     (``batch_first=False``); any ``num_layers``, ``bidirectional`` and ``dropout``.
@@ -466,16 +531,17 @@ class RNNModel(nn.Module):
     def __init__(self, rnn_layer: nn.Module, vocab_size: int) -> None:
         super().__init__()
         if not isinstance(rnn_layer, (nn.RNN, nn.GRU, nn.LSTM)):
-            raise TypeError(f"rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got {type(rnn_layer).__name__}")
+            raise TypeError("rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got "
+                            f"{type(rnn_layer).__name__}")
         if rnn_layer.input_size != vocab_size:
-            raise ValueError(f"rnn_layer.input_size must equal vocab_size={vocab_size} (one-hot inputs), "
-                             f"got {rnn_layer.input_size}")
+            raise ValueError(f"rnn_layer.input_size must equal vocab_size={vocab_size} "
+                             f"(one-hot inputs), got {rnn_layer.input_size}")
         if rnn_layer.batch_first:
-            raise ValueError("RNNModel feeds time-major inputs (num_steps, batch, vocab_size): "
-                             "build the layer with batch_first=False")
+            raise ValueError("RNNModel feeds time-major inputs (num_steps, batch, "
+                             "vocab_size): build the layer with batch_first=False")
         if getattr(rnn_layer, "proj_size", 0):
-            raise ValueError(f"LSTM projections are not supported: build the layer with proj_size=0, "
-                             f"got {rnn_layer.proj_size}")
+            raise ValueError("LSTM projections are not supported: build the layer with "
+                             f"proj_size=0, got {rnn_layer.proj_size}")
         self.rnn, self.vocab_size = rnn_layer, vocab_size
         self.num_hiddens, self.num_layers = rnn_layer.hidden_size, rnn_layer.num_layers
         self.num_directions = 2 if rnn_layer.bidirectional else 1
@@ -483,88 +549,115 @@ class RNNModel(nn.Module):
         self.linear = nn.Linear(self.num_hiddens * self.num_directions, vocab_size)
 
     def begin_state(self, batch_size: int, device=None) -> State:
-        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C) of them for nn.LSTM."""
+        """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C)
+        of them for nn.LSTM."""
         def zeros():
-            shape = (self.num_layers * self.num_directions, batch_size, self.num_hiddens)
+            shape = (self.num_layers * self.num_directions, batch_size,
+                     self.num_hiddens)
             return _zero_state(self.linear.weight, device, *shape)
 
         return (zeros(), zeros()) if self.cell == "lstm" else zeros()
 
-    def forward(self, X: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(self, X: torch.Tensor,
+                state: State | None = None) -> tuple[torch.Tensor, State]:
         _check_tokens(X, self.vocab_size, "RNNModel")
         if state is not None:
-            shape = (self.num_layers * self.num_directions, X.shape[0], self.num_hiddens)
+            shape = (self.num_layers * self.num_directions, X.shape[0],
+                     self.num_hiddens)
             _check_stacked_state(state, self.cell, shape, "RNNModel")
             if self.cell == "lstm":
                 state = tuple(state)
-        inputs = one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)  # (num_steps, batch, vocab)
-        outputs, state = self.rnn(inputs, state)  # (num_steps, batch, num_directions * num_hiddens)
+        # (num_steps, batch, vocab)
+        inputs = one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)
+        # (num_steps, batch, num_directions * num_hiddens)
+        outputs, state = self.rnn(inputs, state)
         return self.linear(outputs.reshape(-1, outputs.shape[-1])), state
 
 
-# ----------------------------------------------------------------------------- weights from torch.nn
+# ---------------------------------------------------------------- weights from torch.nn
 
 def _torch_params(layer: nn.Module, index: int, direction: int):
-    """weight_ih (gates * h, d), weight_hh (gates * h, h), bias_ih, bias_hh (zeros if bias=False) of one cell."""
+    """weight_ih (gates * h, d), weight_hh (gates * h, h), bias_ih, bias_hh (zeros if
+    bias=False) of one cell."""
     suffix = f"_l{index}" + ("_reverse" if direction == 1 else "")
-    W_ih, W_hh = getattr(layer, "weight_ih" + suffix), getattr(layer, "weight_hh" + suffix)
+    W_ih, W_hh = (getattr(layer, "weight_ih" + suffix),
+                  getattr(layer, "weight_hh" + suffix))
     if layer.bias:
-        b_ih, b_hh = getattr(layer, "bias_ih" + suffix), getattr(layer, "bias_hh" + suffix)
+        b_ih, b_hh = (getattr(layer, "bias_ih" + suffix),
+                      getattr(layer, "bias_hh" + suffix))
     else:
         b_ih = b_hh = torch.zeros(W_ih.shape[0], dtype=W_ih.dtype, device=W_ih.device)
     return W_ih, W_hh, b_ih, b_hh
 
 
 def _copy_cell(cell: nn.Module, layer: nn.Module, index: int, direction: int) -> None:
-    expected = {RNNScratch: nn.RNN, GRUScratch: nn.GRU, LSTMScratch: nn.LSTM}[type(cell)]
+    expected = {RNNScratch: nn.RNN, GRUScratch: nn.GRU,
+                LSTMScratch: nn.LSTM}[type(cell)]
     if type(layer) is not expected:
-        raise TypeError(f"a {type(cell).__name__} takes weights from an nn.{expected.__name__}, "
-                        f"got {type(layer).__name__}")
-    if not 0 <= index < layer.num_layers or direction not in ((0, 1) if layer.bidirectional else (0,)):
-        raise ValueError(f"the torch layer has {layer.num_layers} layer(s), bidirectional="
-                         f"{layer.bidirectional}; got layer={index}, direction={direction}")
+        raise TypeError(f"a {type(cell).__name__} takes weights from an "
+                        f"nn.{expected.__name__}, got {type(layer).__name__}")
+    if (not 0 <= index < layer.num_layers
+            or direction not in ((0, 1) if layer.bidirectional else (0,))):
+        raise ValueError(f"the torch layer has {layer.num_layers} layer(s), "
+                         f"bidirectional={layer.bidirectional}; got layer={index}, "
+                         f"direction={direction}")
     W_ih, W_hh, b_ih, b_hh = _torch_params(layer, index, direction)
     if W_ih.shape[1] != cell.num_inputs or W_hh.shape[1] != cell.num_hiddens:
-        raise ValueError(f"size mismatch: the scratch cell has num_inputs={cell.num_inputs}, "
-                         f"num_hiddens={cell.num_hiddens}; the torch cell has {W_ih.shape[1]} and "
-                         f"{W_hh.shape[1]}")
-    # torch computes x W_ih^T + b_ih + h W_hh^T + b_hh with the gates stacked along dim 0
+        raise ValueError("size mismatch: the scratch cell has "
+                         f"num_inputs={cell.num_inputs}, "
+                         f"num_hiddens={cell.num_hiddens}; the torch cell has "
+                         f"{W_ih.shape[1]} and {W_hh.shape[1]}")
+    # torch computes x W_ih^T + b_ih + h W_hh^T + b_hh with the gates stacked along dim
+    # 0
     num_gates = W_ih.shape[0] // cell.num_hiddens
-    W_x, W_h = W_ih.T.chunk(num_gates, dim=1), W_hh.T.chunk(num_gates, dim=1)  # each (d, h) and (h, h)
+    # each (d, h) and (h, h)
+    W_x, W_h = W_ih.T.chunk(num_gates, dim=1), W_hh.T.chunk(num_gates, dim=1)
     b_x, b_h = b_ih.chunk(num_gates), b_hh.chunk(num_gates)
     if isinstance(cell, RNNScratch):
         if layer.nonlinearity != "tanh":
-            raise ValueError(f"RNNScratch uses tanh; the torch layer uses {layer.nonlinearity!r}")
-        targets = [(cell.W_xh, W_x[0]), (cell.W_hh, W_h[0]), (cell.b_h, b_x[0] + b_h[0])]
+            raise ValueError("RNNScratch uses tanh; the torch layer uses "
+                             f"{layer.nonlinearity!r}")
+        targets = [(cell.W_xh, W_x[0]), (cell.W_hh, W_h[0]),
+                   (cell.b_h, b_x[0] + b_h[0])]
     elif isinstance(cell, GRUScratch):
         if not cell.reset_after:
-            raise ValueError("nn.GRU resets after the matrix product, R ⊙ (H W_hh + b_hn): only "
-                             "GRUScratch(reset_after=True) computes the same function")
+            raise ValueError("nn.GRU resets after the matrix product, R ⊙ (H W_hh + "
+                             "b_hn): only GRUScratch(reset_after=True) computes the "
+                             "same function")
         r, z, n = 0, 1, 2  # torch's gate order
-        targets = [(cell.W_xr, W_x[r]), (cell.W_hr, W_h[r]), (cell.b_r, b_x[r] + b_h[r]),
-                   (cell.W_xz, W_x[z]), (cell.W_hz, W_h[z]), (cell.b_z, b_x[z] + b_h[z]),
-                   (cell.W_xh, W_x[n]), (cell.W_hh, W_h[n]), (cell.b_h, b_x[n]), (cell.b_hn, b_h[n])]
+        targets = [(cell.W_xr, W_x[r]), (cell.W_hr, W_h[r]),
+                   (cell.b_r, b_x[r] + b_h[r]), (cell.W_xz, W_x[z]),
+                   (cell.W_hz, W_h[z]), (cell.b_z, b_x[z] + b_h[z]),
+                   (cell.W_xh, W_x[n]), (cell.W_hh, W_h[n]), (cell.b_h, b_x[n]),
+                   (cell.b_hn, b_h[n])]
     else:
         i, f, g, o = 0, 1, 2, 3  # torch's gate order; g is the candidate memory
-        targets = [(cell.W_xi, W_x[i]), (cell.W_hi, W_h[i]), (cell.b_i, b_x[i] + b_h[i]),
-                   (cell.W_xf, W_x[f]), (cell.W_hf, W_h[f]), (cell.b_f, b_x[f] + b_h[f]),
-                   (cell.W_xc, W_x[g]), (cell.W_hc, W_h[g]), (cell.b_c, b_x[g] + b_h[g]),
-                   (cell.W_xo, W_x[o]), (cell.W_ho, W_h[o]), (cell.b_o, b_x[o] + b_h[o])]
+        targets = [(cell.W_xi, W_x[i]), (cell.W_hi, W_h[i]),
+                   (cell.b_i, b_x[i] + b_h[i]), (cell.W_xf, W_x[f]),
+                   (cell.W_hf, W_h[f]), (cell.b_f, b_x[f] + b_h[f]),
+                   (cell.W_xc, W_x[g]), (cell.W_hc, W_h[g]),
+                   (cell.b_c, b_x[g] + b_h[g]), (cell.W_xo, W_x[o]),
+                   (cell.W_ho, W_h[o]), (cell.b_o, b_x[o] + b_h[o])]
     with torch.no_grad():
         for param, value in targets:
             param.copy_(value)
 
 
-def copy_from_torch(scratch: nn.Module, torch_module: nn.Module, layer: int = 0, direction: int = 0) -> None:
-    """Copy weights from torch.nn into a scratch module, in place, so both compute the same function.
+def copy_from_torch(scratch: nn.Module, torch_module: nn.Module, layer: int = 0,
+                    direction: int = 0) -> None:
+    """Copy weights from torch.nn into a scratch module, in place, so both compute the
+    same function.
 
-    * a cell (``RNNScratch``, ``GRUScratch(reset_after=True)``, ``LSTMScratch``) from the cell
-      ``layer``, ``direction`` of an ``nn.RNN`` (tanh) / ``nn.GRU`` / ``nn.LSTM``;
-    * a ``RecurrentStack`` from a torch layer with the same cell, sizes, layers and directions;
+    * a cell (``RNNScratch``, ``GRUScratch(reset_after=True)``, ``LSTMScratch``) from
+      the cell ``layer``, ``direction`` of an ``nn.RNN`` (tanh) / ``nn.GRU`` /
+      ``nn.LSTM``;
+    * a ``RecurrentStack`` from a torch layer with the same cell, sizes, layers and
+      directions;
     * an ``RNNModelScratch`` from an ``RNNModel`` (recurrent layers and output layer).
 
-    torch keeps two biases per gate (``b_ih + b_hh``); the scratch cells one (their sum),
-    except the GRU's candidate, whose hidden bias ``b_hn`` sits inside the reset gate.
+    torch keeps two biases per gate (``b_ih + b_hh``); the scratch cells one (their
+    sum), except the GRU's candidate, whose hidden bias ``b_hn`` sits inside the reset
+    gate.
     """
     if isinstance(scratch, RNNModelScratch):
         if not isinstance(torch_module, RNNModel):
@@ -576,17 +669,19 @@ def copy_from_torch(scratch: nn.Module, torch_module: nn.Module, layer: int = 0,
             scratch.b_q.copy_(torch_module.linear.bias)
     elif isinstance(scratch, RecurrentStack):
         if not isinstance(torch_module, (nn.RNN, nn.GRU, nn.LSTM)):
-            raise TypeError(f"a RecurrentStack takes weights from an nn.RNN, nn.GRU or nn.LSTM, "
-                            f"got {type(torch_module).__name__}")
+            raise TypeError("a RecurrentStack takes weights from an nn.RNN, nn.GRU or "
+                            f"nn.LSTM, got {type(torch_module).__name__}")
         torch_dirs = 2 if torch_module.bidirectional else 1
-        if (scratch.num_layers, scratch.num_directions) != (torch_module.num_layers, torch_dirs):
-            raise ValueError(f"the scratch stack has num_layers={scratch.num_layers}, num_directions="
-                             f"{scratch.num_directions}; the torch layer {torch_module.num_layers} and "
-                             f"{torch_dirs}")
+        if ((scratch.num_layers, scratch.num_directions)
+                != (torch_module.num_layers, torch_dirs)):
+            raise ValueError(f"the scratch stack has num_layers={scratch.num_layers}, "
+                             f"num_directions={scratch.num_directions}; the torch "
+                             f"layer {torch_module.num_layers} and {torch_dirs}")
         for i, cell in enumerate(scratch.cells):
-            _copy_cell(cell, torch_module, i // scratch.num_directions, i % scratch.num_directions)
+            _copy_cell(cell, torch_module, i // scratch.num_directions,
+                       i % scratch.num_directions)
     elif isinstance(scratch, tuple(CELLS.values())):
         _copy_cell(scratch, torch_module, layer, direction)
     else:
-        raise TypeError(f"copy_from_torch copies into a scratch cell, RecurrentStack or RNNModelScratch, "
-                        f"got {type(scratch).__name__}")
+        raise TypeError("copy_from_torch copies into a scratch cell, RecurrentStack or "
+                        f"RNNModelScratch, got {type(scratch).__name__}")
