@@ -141,10 +141,10 @@ class ClozeModel(nn.Module):
 
 def num_cloze_parameters(vocab_size: int, num_hiddens: int, bidirectional: bool = False,
                          cell: str = "gru", num_layers: int = 1) -> int:
-    """The number of parameters of ``ClozeModel(vocab_size, num_hiddens, bidirectional,
-    cell, num_layers)``, by formula: per layer and direction, ``gates * (h * inputs +
-    h * h + 2 * h)`` (torch.nn keeps two bias vectors), then the classifier ``(d * h +
-    1) * vocab_size``."""
+    """The number of parameters of
+    ``ClozeModel(vocab_size, num_hiddens, bidirectional, cell, num_layers)``, by
+    formula: per layer and direction, ``gates * (h * inputs + h * h + 2 * h)`` (torch.nn
+    keeps two bias vectors), then the classifier ``(d * h + 1) * vocab_size``."""
     if cell not in _GATES:
         raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_GATES)}")
     d, h, g = (2 if bidirectional else 1), num_hiddens, _GATES[cell]

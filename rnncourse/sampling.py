@@ -57,8 +57,8 @@ def seq_data_iter_random(corpus: Sequence[int], batch_size: int,
     """Random sampling: non-overlapping subsequences, in random order.
 
     Draws its randomness from Python's ``random`` module (seed it for reproducibility).
-    Yields ``(X, Y)``, both (batch_size, num_steps); ``Y[:, t] == corpus[start + t +
-    1]``.
+    Yields ``(X, Y)``, both (batch_size, num_steps);
+    ``Y[:, t] == corpus[start + t + 1]``.
     """
     corpus = _token_ids(corpus)
     _check(corpus, batch_size, num_steps)

@@ -205,9 +205,9 @@ def train_epoch(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tens
                 epoch: int = 1, deadline: float | None = None) -> dict:
     """One pass of language-model training over ``batches`` of (X, Y), both (batch,
     num_steps): ``rnncourse.loop.fit_epoch`` with the loss of ``LanguageModelLoss`` (a
-    fresh state to start with). Returns ``{"loss", "tokens", "steps", "grad_norm",
-    "seconds", "complete"}``; raises ``FloatingPointError`` when the loss overflows or a
-    gradient norm is not finite.
+    fresh state to start with). Returns
+    ``{"loss", "tokens", "steps", "grad_norm", "seconds", "complete"}``; raises
+    ``FloatingPointError`` when the loss overflows or a gradient norm is not finite.
     """
     lm_loss = LanguageModelLoss(net, torch.device(device), use_random_iter)
     return fit_epoch(net, batches, lm_loss, optimizer, theta=theta, epoch=epoch,
@@ -570,8 +570,8 @@ def _read_checkpoint(path: str) -> dict:
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None,
                     with_extra: bool = False) -> tuple:
-    """Rebuild the model and vocabulary saved by ``save_checkpoint``: returns ``(net,
-    vocab)``, or ``(net, vocab, extra)`` with ``with_extra=True``.
+    """Rebuild the model and vocabulary saved by ``save_checkpoint``: returns
+    ``(net, vocab)``, or ``(net, vocab, extra)`` with ``with_extra=True``.
 
     The net is on ``device`` (default: the CPU) and in training mode, like a freshly
     built module (``predict`` and ``evaluate_perplexity`` switch to eval mode by
