@@ -3,9 +3,10 @@
 ``predict`` first *warms up* the model on the prefix (it reads the prefix and keeps the
 state, ignoring its predictions there), then extends it one token at a time: each new
 token is fed back in as the next input. The next token is the most likely one
-(``temperature=0``, greedy) or is drawn from ``softmax(logits / temperature)``, optionally
-restricted to the ``top_k`` most likely tokens. Sampling uses torch's random generator, so
-``torch.manual_seed`` (or ``rnncourse.utils.set_seed``) makes it reproducible.
+(``temperature=0``, greedy) or is drawn from ``softmax(logits / temperature)``,
+optionally restricted to the ``top_k`` most likely tokens. Sampling uses torch's random
+generator, so ``torch.manual_seed`` (or ``rnncourse.utils.set_seed``) makes it
+reproducible.
 
 Character level by default: a string prefix is split into characters and the result is
 joined without separators. With ``token="word"`` a string prefix is split on white space
@@ -40,38 +41,46 @@ def _prefix_tokens(prefix: str | Sequence[str], token: str) -> list[str]:
     elif isinstance(prefix, Sequence) and all(isinstance(t, str) for t in prefix):
         tokens = list(prefix)
     else:
-        raise TypeError(f"prefix must be a string or a list of string tokens, got {type(prefix).__name__}")
+        raise TypeError("prefix must be a string or a list of string tokens, got "
+                        f"{type(prefix).__name__}")
     if not tokens:
-        raise ValueError("the prefix is empty: the model needs at least one token to start from")
+        raise ValueError("the prefix is empty: the model needs at least one token to "
+                         "start from")
     return tokens
 
 
 def _check_args(num_preds: int, temperature: float, top_k: int | None) -> None:
     if isinstance(num_preds, bool) or not isinstance(num_preds, int) or num_preds < 0:
-        raise ValueError(f"num_preds must be a non-negative integer (tokens to generate), got {num_preds!r}")
+        raise ValueError("num_preds must be a non-negative integer (tokens to "
+                         f"generate), got {num_preds!r}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
             or not temperature >= 0 or math.isinf(temperature):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or a positive integer (sample among the k most likely tokens), "
-                         f"got {top_k!r}")
+        raise ValueError("temperature must be a finite number >= 0 (0 = greedy), got "
+                         f"{temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                              or top_k < 1):
+        raise ValueError("top_k must be None or a positive integer (sample among the k "
+                         f"most likely tokens), got {top_k!r}")
 
 
 def _check_net(net: nn.Module, vocab: Vocab) -> None:
     if getattr(net, "num_directions", 1) == 2:
-        raise ValueError("a bidirectional model cannot generate text: its prediction at each position also reads "
-                         "the tokens to the right, the future that generation has yet to produce. Generate with "
-                         "a unidirectional model (bidirectional=False).")
+        raise ValueError("a bidirectional model cannot generate text: its prediction "
+                         "at each position also reads the tokens to the right, the "
+                         "future that generation has yet to produce. Generate with a "
+                         "unidirectional model (bidirectional=False).")
     vocab_size = getattr(net, "vocab_size", None)
     if vocab_size is not None and vocab_size != len(vocab):
-        raise ValueError(f"the model predicts {vocab_size} tokens but the vocabulary has {len(vocab)}: "
-                         "pass the vocabulary the model was trained with")
+        raise ValueError(f"the model predicts {vocab_size} tokens but the vocabulary "
+                         f"has {len(vocab)}: pass the vocabulary the model was trained "
+                         "with")
 
 
 def _next_token(logits: torch.Tensor, temperature: float, top_k: int | None,
                 banned: torch.Tensor | None = None) -> torch.Tensor:
-    """The next token index (a 0-d tensor, on the logits' device) from logits (vocab_size,);
-    ``banned`` (vocab_size,) bool: tokens that must not be chosen (their logits become −∞)."""
+    """The next token index (a 0-d tensor, on the logits' device) from logits
+    (vocab_size,); ``banned`` (vocab_size,) bool: tokens that must not be chosen (their
+    logits become −∞)."""
     if banned is not None:
         logits = logits.masked_fill(banned, float("-inf"))
     if temperature == 0:
@@ -79,27 +88,29 @@ def _next_token(logits: torch.Tensor, temperature: float, top_k: int | None,
     logits = logits.float() / temperature
     if top_k is not None and top_k < logits.numel():
         kth_largest = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth_largest, float("-inf"))  # only the top k can be drawn
+        # only the top k can be drawn
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, num_samples=1)[0]
 
 
 def predict(prefix: str | Sequence[str], num_preds: int, net: nn.Module, vocab: Vocab,
-            device: str | torch.device | None = None, temperature: float = 0.0, top_k: int | None = None,
-            token: str = "char", allow_special: bool = False) -> str:
+            device: str | torch.device | None = None, temperature: float = 0.0,
+            top_k: int | None = None, token: str = "char",
+            allow_special: bool = False) -> str:
     """Continue ``prefix`` by ``num_preds`` tokens generated by ``net``.
 
-    Tokens the vocabulary never saw become ``<unk>`` (index 0): the result starts with the
-    prefix as the vocabulary spells it, ``vocab.to_tokens(vocab[prefix_tokens])``, followed
-    by exactly ``num_preds`` generated tokens, joined as ``token`` says ("char": no
-    separator, "word": spaces).
+    Tokens the vocabulary never saw become ``<unk>`` (index 0): the result starts with
+    the prefix as the vocabulary spells it, ``vocab.to_tokens(vocab[prefix_tokens])``,
+    followed by exactly ``num_preds`` generated tokens, joined as ``token`` says
+    ("char": no separator, "word": spaces).
 
-    ``temperature=0`` is greedy (always the most likely token); ``temperature > 0`` samples
-    from ``softmax(logits / temperature)``, among the ``top_k`` most likely tokens when
-    ``top_k`` is given. The generated tokens are never ``<unk>`` or another special token of
-    ``vocab.special_indices`` unless ``allow_special=True`` (the prefix is kept as given).
-    ``device=None`` runs where the net is; a device moves the net there.
-    Runs under ``torch.no_grad()`` in eval mode and restores the net's mode.
+    ``temperature=0`` is greedy (always the most likely token); ``temperature > 0``
+    samples from ``softmax(logits / temperature)``, among the ``top_k`` most likely
+    tokens when ``top_k`` is given. The generated tokens are never ``<unk>`` or another
+    special token of ``vocab.special_indices`` unless ``allow_special=True`` (the prefix
+    is kept as given). ``device=None`` runs where the net is; a device moves the net
+    there. Runs under ``torch.no_grad()`` in eval mode and restores the net's mode.
     """
     tokens = _prefix_tokens(prefix, token)
     _check_args(num_preds, temperature, top_k)
@@ -108,8 +119,9 @@ def predict(prefix: str | Sequence[str], num_preds: int, net: nn.Module, vocab: 
         raise TypeError(f"allow_special must be True or False, got {allow_special!r}")
     special = [] if allow_special else list(vocab.special_indices)
     if num_preds > 0 and len(special) >= len(vocab):
-        raise ValueError(f"every token of the vocabulary is special ({vocab.idx_to_token}): there is no text "
-                         "token to generate; pass allow_special=True to generate them anyway")
+        raise ValueError("every token of the vocabulary is special "
+                         f"({vocab.idx_to_token}): there is no text token to generate; "
+                         "pass allow_special=True to generate them anyway")
     if device is None:
         device = next(net.parameters()).device
     else:
@@ -124,17 +136,23 @@ def predict(prefix: str | Sequence[str], num_preds: int, net: nn.Module, vocab: 
         with torch.no_grad():
             if num_preds > 0:
                 state = net.begin_state(1, device)
-                X = torch.tensor([prefix_indices], dtype=torch.long, device=device)  # (1, len(prefix))
-                # warm-up: read the whole prefix; the last row of logits predicts the first new token
+                # (1, len(prefix))
+                X = torch.tensor([prefix_indices], dtype=torch.long, device=device)
+                # warm-up: read the whole prefix; the last row of logits predicts the
+                # first new token
                 logits, state = net(X, state)  # logits: (len(prefix), vocab_size)
                 banned = None
                 if special:
-                    banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)  # (vocab_size,)
+                    # (vocab_size,)
+                    banned = torch.zeros(logits.shape[-1], dtype=torch.bool,
+                                         device=device)
                     banned[special] = True
                 for i in range(num_preds):
-                    generated.append(_next_token(logits[-1], temperature, top_k, banned))
+                    generated.append(_next_token(logits[-1], temperature, top_k,
+                                                 banned))
                     if i < num_preds - 1:
-                        logits, state = net(generated[-1].reshape(1, 1), state)  # feed it back in
+                        # feed it back in
+                        logits, state = net(generated[-1].reshape(1, 1), state)
     finally:
         net.train(was_training)
     new_indices = torch.stack(generated).tolist() if generated else []
