@@ -28,7 +28,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Corpus", "REGISTRY", "DataError", "data_dir", "cache_dir", "fetch", "extract", "sha1sum", "status"]
+__all__ = ["Corpus", "REGISTRY", "DataError", "data_dir", "cache_dir", "fetch",
+           "extract", "sha1sum", "status"]
 
 
 @dataclass(frozen=True)
@@ -103,32 +104,41 @@ def _lookup(name: str) -> Corpus:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown corpus {name!r}; known corpora: {sorted(REGISTRY)}") from None
+        raise ValueError(f"unknown corpus {name!r}; known corpora: "
+                         f"{sorted(REGISTRY)}") from None
 
 
-def _checksum_error(path: pathlib.Path, expected: str, actual: str, what: str) -> DataError:
+def _checksum_error(path: pathlib.Path, expected: str, actual: str,
+                    what: str) -> DataError:
     return DataError(
-        f"checksum mismatch for {what} {path}: expected SHA-1 {expected}, got {actual}. "
-        f"The file is corrupt or a different version; delete it and download it again."
+        f"checksum mismatch for {what} {path}: expected SHA-1 {expected}, got "
+        f"{actual}. The file is corrupt or a different version; delete it and download "
+        "it again."
     )
 
 
 def _download(corpus: Corpus, dest: pathlib.Path, timeout: float) -> None:
-    """Download to a temporary file in ``dest``'s folder, verify it, then rename (atomic)."""
+    """Download to a temporary file in ``dest``'s folder, verify it, then rename
+    (atomic)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.",
+                                    suffix=".part")
     tmp = pathlib.Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(corpus.url, timeout=timeout) as response:
+        with (os.fdopen(fd, "wb") as out,
+              urllib.request.urlopen(corpus.url, timeout=timeout) as response):
             shutil.copyfileobj(response, out)
         actual = sha1sum(tmp)
         if actual != corpus.sha1:
-            # corpus.url verbatim: a pathlib.Path would collapse its "//" (http:/d2l-data...)
+            # corpus.url verbatim: a pathlib.Path would collapse its "//"
+            # (http:/d2l-data...)
             raise DataError(
-                f"checksum mismatch: the download from {corpus.url} has SHA-1 {actual}, not the registered {corpus.sha1}: "
-                f"it was discarded and nothing was saved (no {dest.name} in {dest.parent}). The server may "
-                f"hold a different version of the file, or the transfer was corrupted: try again, or put a "
-                f"verified copy of {dest.name} in {dest.parent} (checksums in data/README.md).")
+                f"checksum mismatch: the download from {corpus.url} has SHA-1 "
+                f"{actual}, not the registered {corpus.sha1}: it was discarded and "
+                f"nothing was saved (no {dest.name} in {dest.parent}). The server may "
+                "hold a different version of the file, or the transfer was corrupted: "
+                f"try again, or put a verified copy of {dest.name} in {dest.parent} "
+                "(checksums in data/README.md).")
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -139,31 +149,35 @@ def fetch(name: str, *, download: bool = True, timeout: float = 30.0) -> pathlib
 
     Looks in ``data_dir()``; downloads the file there when it is missing (unless
     ``download=False``). Raises ``DataError`` when the file cannot be had, saying which
-    file, from which URL, into which folder; and when its SHA-1 is not the registered one.
+    file, from which URL, into which folder; and when its SHA-1 is not the registered
+    one.
     """
     corpus = _lookup(name)
     folder = data_dir()
     path = folder / corpus.filename
     if not path.exists():
         if not download:
-            raise DataError(_missing_message(name, corpus, folder, reason="downloads are switched off"))
+            raise DataError(_missing_message(name, corpus, folder,
+                                             reason="downloads are switched off"))
         try:
             _download(corpus, path, timeout)
         except DataError:
             raise
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise DataError(_missing_message(name, corpus, folder, reason=f"the download failed ({exc})")) from exc
+            raise DataError(_missing_message(
+                name, corpus, folder, reason=f"the download failed ({exc})")) from exc
     actual = sha1sum(path)
     if actual != corpus.sha1:
         raise _checksum_error(path, corpus.sha1, actual, "file")
     return path
 
 
-def _missing_message(name: str, corpus: Corpus, folder: pathlib.Path, reason: str) -> str:
+def _missing_message(name: str, corpus: Corpus, folder: pathlib.Path,
+                     reason: str) -> str:
     return (
-        f"corpus {name!r} is not available: {folder / corpus.filename} does not exist and {reason}. "
-        f"Download {corpus.url} and put it in {folder} as {corpus.filename} "
-        f"(or set RNNCOURSE_DATA_DIR to a folder that holds it)."
+        f"corpus {name!r} is not available: {folder / corpus.filename} does not exist "
+        f"and {reason}. Download {corpus.url} and put it in {folder} as "
+        f"{corpus.filename} (or set RNNCOURSE_DATA_DIR to a folder that holds it)."
     )
 
 
@@ -181,20 +195,23 @@ def extract(name: str) -> pathlib.Path:
     if target.exists() and _member_ok(corpus, target, archive):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                    suffix=".part")
     tmp = pathlib.Path(tmp_name)
     try:
         with zipfile.ZipFile(archive) as zf, os.fdopen(fd, "wb") as out:
             try:
                 info = zf.getinfo(corpus.member)
             except KeyError:
-                raise DataError(f"archive {archive} has no member {corpus.member!r}") from None
+                raise DataError(f"archive {archive} has no member "
+                                f"{corpus.member!r}") from None
             with zf.open(info) as src:
                 shutil.copyfileobj(src, out)
         if corpus.member_sha1 is not None:
             actual = sha1sum(tmp)
             if actual != corpus.member_sha1:
-                raise _checksum_error(archive, corpus.member_sha1, actual, f"member {corpus.member} of")
+                raise _checksum_error(archive, corpus.member_sha1, actual,
+                                      f"member {corpus.member} of")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -204,7 +221,8 @@ def extract(name: str) -> pathlib.Path:
 def _member_ok(corpus: Corpus, target: pathlib.Path, archive: pathlib.Path) -> bool:
     if corpus.member_sha1 is not None:
         return sha1sum(target) == corpus.member_sha1
-    # No registered member checksum: compare with the CRC-32 the (verified) archive records.
+    # No registered member checksum: compare with the CRC-32 the (verified) archive
+    # records.
     with zipfile.ZipFile(archive) as zf:
         expected_crc = zf.getinfo(corpus.member).CRC
     crc = 0
@@ -217,16 +235,19 @@ def _member_ok(corpus: Corpus, target: pathlib.Path, archive: pathlib.Path) -> b
 def status(name: str) -> dict:
     """Where corpus ``name`` is looked for and in what state it is; downloads nothing.
 
-    Returns ``{"name", "url", "path", "state", "sha1"}``: ``path`` is where ``fetch`` looks
-    (``data_dir() / filename``); ``state`` is ``"verified"`` (present, registered SHA-1),
-    ``"missing"`` or ``"checksum mismatch"``; ``sha1`` is the file's actual SHA-1 (None when
-    missing). Archives add ``"member"``, the cached extracted file, and ``"member_cached"``.
+    Returns ``{"name", "url", "path", "state", "sha1"}``: ``path`` is where ``fetch``
+    looks (``data_dir() / filename``); ``state`` is ``"verified"`` (present, registered
+    SHA-1), ``"missing"`` or ``"checksum mismatch"``; ``sha1`` is the file's actual
+    SHA-1 (None when missing). Archives add ``"member"``, the cached extracted file, and
+    ``"member_cached"``.
     """
     corpus = _lookup(name)
     path = data_dir() / corpus.filename
     actual = sha1sum(path) if path.is_file() else None
-    state = "missing" if actual is None else ("verified" if actual == corpus.sha1 else "checksum mismatch")
-    info = {"name": name, "url": corpus.url, "path": path, "state": state, "sha1": actual}
+    state = ("missing" if actual is None
+             else "verified" if actual == corpus.sha1 else "checksum mismatch")
+    info = {"name": name, "url": corpus.url, "path": path, "state": state,
+            "sha1": actual}
     if corpus.member is not None:
         member = cache_dir() / name / corpus.member
         info.update(member=member, member_cached=member.is_file())
