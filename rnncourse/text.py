@@ -31,7 +31,8 @@ __all__ = [
     "load_corpus_jay_lyrics",
 ]
 
-#: Tokens that mark structure rather than text (padding, sequence boundaries, unknown words).
+#: Tokens that mark structure rather than text (padding, sequence boundaries, unknown
+#words).
 SPECIAL_TOKENS: tuple[str, ...] = ("<unk>", "<pad>", "<bos>", "<eos>")
 
 _NON_LETTERS = re.compile("[^A-Za-z]+")
@@ -46,7 +47,8 @@ def read_time_machine() -> list[str]:
 
 
 def read_jay_lyrics() -> str:
-    """The Jay Chou lyrics as one string, with newlines and carriage returns read as spaces."""
+    """The Jay Chou lyrics as one string, with newlines and carriage returns read as
+    spaces."""
     with open(extract("jay_lyrics"), encoding="utf-8") as f:
         text = f.read()
     return text.replace("\r", " ").replace("\n", " ")
@@ -66,79 +68,93 @@ def tokenize(lines: Iterable[str], token: str = "word") -> list[list[str]]:
 
 
 def _is_array(value) -> bool:
-    """A torch tensor or a NumPy array (or NumPy scalar): something with a dtype and a shape."""
-    return hasattr(value, "tolist") and hasattr(value, "dtype") and hasattr(value, "shape")
+    """A torch tensor or a NumPy array (or NumPy scalar): something with a dtype and a
+    shape."""
+    return (hasattr(value, "tolist") and hasattr(value, "dtype")
+            and hasattr(value, "shape"))
 
 
 def _is_float_dtype(dtype) -> bool:
-    kind = getattr(dtype, "kind", None)  # NumPy dtypes have a kind letter; torch dtypes do not
+    # NumPy dtypes have a kind letter; torch dtypes do not
+    kind = getattr(dtype, "kind", None)
     if kind is not None:
         return kind in "fc"
     return bool(dtype.is_floating_point or dtype.is_complex)
 
 
 def _array_as_list(array, what: str) -> list:
-    """A 1-d tensor/array of token ids as a list of Python values (ints, or str for NumPy strings)."""
+    """A 1-d tensor/array of token ids as a list of Python values (ints, or str for
+    NumPy strings)."""
     shape = tuple(array.shape)
     if len(shape) != 1:
-        hint = ": pass one row, or flatten it first" if len(shape) > 1 else ": that is one token, not a sequence"
-        raise ValueError(f"{what} must be one flat sequence of tokens (a 1-d tensor or array of token ids), "
-                         f"got a {len(shape)}-d {type(array).__name__} of shape {shape}{hint}")
+        hint = (": pass one row, or flatten it first" if len(shape) > 1
+                else ": that is one token, not a sequence")
+        raise ValueError(f"{what} must be one flat sequence of tokens (a 1-d tensor or "
+                         f"array of token ids), got a {len(shape)}-d "
+                         f"{type(array).__name__} of shape {shape}{hint}")
     if _is_float_dtype(array.dtype):
-        raise TypeError(f"{what} must hold token ids, integers, got a {type(array).__name__} of dtype "
-                        f"{array.dtype}: convert it with .long() (torch) or .astype(int) (NumPy) if the "
-                        "values are whole numbers")
+        raise TypeError(f"{what} must hold token ids, integers, got a "
+                        f"{type(array).__name__} of dtype {array.dtype}: convert it "
+                        "with .long() (torch) or .astype(int) (NumPy) if the values "
+                        "are whole numbers")
     return array.tolist()
 
 
 def as_token_list(tokens: Iterable[Hashable], what: str = "tokens") -> list:
     """``tokens`` as a plain list of hashable tokens, for counting and lookups.
 
-    Accepts a list, tuple, string (its characters) or any iterable of hashable tokens, and a
-    1-d integer tensor or NumPy array of token ids (converted with ``.tolist()``, so that each
-    id is a Python int: a 0-d tensor is hashed by identity, so ``torch.tensor(1)`` twice
-    would count as two different tokens). 0-d integer tensors inside a list become ints too.
+    Accepts a list, tuple, string (its characters) or any iterable of hashable tokens,
+    and a 1-d integer tensor or NumPy array of token ids (converted with ``.tolist()``,
+    so that each id is a Python int: a 0-d tensor is hashed by identity, so
+    ``torch.tensor(1)`` twice would count as two different tokens). 0-d integer tensors
+    inside a list become ints too.
 
-    Raises ``TypeError`` for a non-iterable, a dict or set (no order: pass a list), a float
-    tensor or array, and unhashable tokens; ``ValueError`` for a 0-d or 2-d tensor or array.
-    ``what`` names the argument in the messages.
+    Raises ``TypeError`` for a non-iterable, a dict or set (no order: pass a list), a
+    float tensor or array, and unhashable tokens; ``ValueError`` for a 0-d or 2-d tensor
+    or array. ``what`` names the argument in the messages.
     """
     if _is_array(tokens):
         return _array_as_list(tokens, what)
     if isinstance(tokens, (Mapping, Set)):
-        raise TypeError(f"{what} must be a sequence of tokens in text order (a list, a string, a 1-d tensor), "
-                        f"got a {type(tokens).__name__}, which has no order of its own")
+        raise TypeError(f"{what} must be a sequence of tokens in text order (a list, a "
+                        f"string, a 1-d tensor), got a {type(tokens).__name__}, which "
+                        "has no order of its own")
     if not isinstance(tokens, Iterable):
-        raise TypeError(f"{what} must be a sequence of tokens (a list, a string, a 1-d tensor of ids), "
-                        f"got {type(tokens).__name__} {tokens!r}")
+        raise TypeError(f"{what} must be a sequence of tokens (a list, a string, a 1-d "
+                        f"tensor of ids), got {type(tokens).__name__} {tokens!r}")
     result = list(tokens)
     for i, tok in enumerate(result):
         if isinstance(tok, (str, int)):
             continue
         if _is_array(tok):
             if tuple(tok.shape) != () or _is_float_dtype(tok.dtype):
-                raise TypeError(f"{what}[{i}] is a {type(tok).__name__} of shape {tuple(tok.shape)} and dtype "
-                                f"{tok.dtype}: a token must be one hashable value (a string, an int, a 0-d "
+                raise TypeError(f"{what}[{i}] is a {type(tok).__name__} of shape "
+                                f"{tuple(tok.shape)} and dtype {tok.dtype}: a token "
+                                "must be one hashable value (a string, an int, a 0-d "
                                 "integer tensor)")
-            result[i] = tok.item()  # a 0-d tensor hashes by identity; its int hashes by value
+            # a 0-d tensor hashes by identity; its int hashes by value
+            result[i] = tok.item()
         elif isinstance(tok, list):
-            raise TypeError(f"{what}[{i}] is a list: {what} must be one flat sequence of tokens; "
-                            "flatten per-line token lists first")
+            raise TypeError(f"{what}[{i}] is a list: {what} must be one flat sequence "
+                            "of tokens; flatten per-line token lists first")
         elif not isinstance(tok, Hashable):
-            raise TypeError(f"{what}[{i}] is an unhashable {type(tok).__name__} ({tok!r}): tokens must be "
-                            "hashable (strings, ints, tuples)")
+            raise TypeError(f"{what}[{i}] is an unhashable {type(tok).__name__} "
+                            f"({tok!r}): tokens must be hashable (strings, ints, "
+                            "tuples)")
     return result
 
 
-_EXPECTED_CORPUS = ("expected a flat sequence of hashable tokens (e.g. ['a', 'b'] or [3, 1, 2]) or a list of "
-                    "token lists, one per line (e.g. [['the', 'time'], ['machine']])")
+_EXPECTED_CORPUS = ("expected a flat sequence of hashable tokens (e.g. ['a', 'b'] or "
+                    "[3, 1, 2]) or a list of token lists, one per line (e.g. [['the', "
+                    "'time'], ['machine']])")
 
 
 def _flatten(tokens: Iterable | None) -> list:
-    """A flat list of tokens from a flat token sequence or a list of token lists (one per line).
+    """A flat list of tokens from a flat token sequence or a list of token lists (one
+    per line).
 
-    A line is a list (or a 1-d tensor/array); any other hashable value (a string, an int, a
-    tuple such as a bigram) is a token. Mixing lines and tokens is an error.
+    A line is a list (or a 1-d tensor/array); any other hashable value (a string, an
+    int, a tuple such as a bigram) is a token. Mixing lines and tokens is an error.
     """
     if tokens is None:
         return []
@@ -147,22 +163,25 @@ def _flatten(tokens: Iterable | None) -> list:
     if _is_array(tokens):
         return _array_as_list(tokens, "tokens")
     if isinstance(tokens, (Mapping, Set)) or not isinstance(tokens, Iterable):
-        raise TypeError(f"tokens: {_EXPECTED_CORPUS}; got {type(tokens).__name__} {tokens!r:.60}")
+        raise TypeError(f"tokens: {_EXPECTED_CORPUS}; got {type(tokens).__name__} "
+                        f"{tokens!r:.60}")
     items = list(tokens)
-    is_line = [isinstance(item, list) or (_is_array(item) and len(item.shape) >= 1) for item in items]
+    is_line = [isinstance(item, list) or (_is_array(item) and len(item.shape) >= 1)
+               for item in items]
     if not any(is_line):
         return as_token_list(items, "tokens")
     if not all(is_line):
         i = is_line.index(False)
-        raise TypeError(f"tokens mixes token lists (lines) and single tokens (tokens[{i}] = {items[i]!r}): "
-                        f"{_EXPECTED_CORPUS}")
+        raise TypeError("tokens mixes token lists (lines) and single tokens "
+                        f"(tokens[{i}] = {items[i]!r}): {_EXPECTED_CORPUS}")
     flat: list = []
     for i, line in enumerate(items):
         if not isinstance(line, list):
             line = _array_as_list(line, f"tokens[{i}]")
         for j, tok in enumerate(line):
             if isinstance(tok, list):
-                raise TypeError(f"tokens[{i}][{j}] is a list: a line holds tokens, not lists; {_EXPECTED_CORPUS}")
+                raise TypeError(f"tokens[{i}][{j}] is a list: a line holds tokens, not "
+                                f"lists; {_EXPECTED_CORPUS}")
         flat.extend(as_token_list(line, f"tokens[{i}]"))
     return flat
 
@@ -176,28 +195,33 @@ class Vocab:
     """A vocabulary: index 0 is ``<unk>``, then the reserved tokens, then every token
     seen at least ``min_freq`` times, most frequent first (ties keep first-seen order).
 
-    ``tokens`` is a flat sequence of hashable tokens (strings, ints, tuples such as bigrams;
-    a string counts as its characters; a 1-d integer tensor or array as its ids) or a list of
-    token lists, one per line: ``Vocab([3, 1, 3, 2])`` is ``['<unk>', 3, 1, 2]``.
+    ``tokens`` is a flat sequence of hashable tokens (strings, ints, tuples such as
+    bigrams; a string counts as its characters; a 1-d integer tensor or array as its
+    ids) or a list of token lists, one per line: ``Vocab([3, 1, 3, 2])`` is
+    ``['<unk>', 3, 1, 2]``.
 
     ``vocab[token]`` and ``vocab[list_of_tokens]`` give indices (unknown tokens -> 0);
-    ``vocab.to_tokens(index_or_indices)`` goes back. A tuple is looked up as one token when
-    the vocabulary holds it, else as a sequence of tokens.
+    ``vocab.to_tokens(index_or_indices)`` goes back. A tuple is looked up as one token
+    when the vocabulary holds it, else as a sequence of tokens.
     """
 
     def __init__(self, tokens: Iterable | None = None, min_freq: int = 0,
                  reserved_tokens: Sequence[str] | None = None) -> None:
         counter = count_corpus(tokens if tokens is not None else [])
-        # sorted() is stable, so equally frequent tokens keep the order they first appeared in
-        self.token_freqs: list[tuple] = sorted(counter.items(), key=lambda kv: kv[1], reverse=True)
+        # sorted() is stable, so equally frequent tokens keep the order they first
+        # appeared in
+        self.token_freqs: list[tuple] = sorted(counter.items(), key=lambda kv: kv[1],
+                                               reverse=True)
         reserved = as_token_list(reserved_tokens or [], "reserved_tokens")
         if "<unk>" in reserved:
-            raise ValueError("'<unk>' is always index 0; do not list it in reserved_tokens")
+            raise ValueError("'<unk>' is always index 0; do not list it in "
+                             "reserved_tokens")
         if len(set(reserved)) != len(reserved):
             raise ValueError(f"reserved_tokens has duplicates: {reserved}")
         self.reserved_tokens: list = reserved
         self.idx_to_token: list = ["<unk>"] + reserved
-        self.token_to_idx: dict = {tok: idx for idx, tok in enumerate(self.idx_to_token)}
+        self.token_to_idx: dict = {tok: idx
+                                   for idx, tok in enumerate(self.idx_to_token)}
         for tok, freq in self.token_freqs:
             if freq < min_freq:
                 break  # token_freqs is sorted, so every later token is rarer still
@@ -218,25 +242,29 @@ class Vocab:
         if isinstance(tokens, tuple) and tokens in self.token_to_idx:
             return self.token_to_idx[tokens]  # a tuple token, e.g. a bigram
         if isinstance(tokens, Hashable) and not isinstance(tokens, (tuple, range)):
-            return self.token_to_idx.get(tokens, self.unk)  # one non-string token, e.g. an int
+            # one non-string token, e.g. an int
+            return self.token_to_idx.get(tokens, self.unk)
         if isinstance(tokens, Iterable) and not isinstance(tokens, (Mapping, Set)):
             return [self.__getitem__(tok) for tok in tokens]
-        raise TypeError(f"vocab[...] takes a token or a list of tokens, got a {type(tokens).__name__}")
+        raise TypeError("vocab[...] takes a token or a list of tokens, got a "
+                        f"{type(tokens).__name__}")
 
     def __contains__(self, token) -> bool:
         return token in self.token_to_idx
 
     @property
     def special_indices(self) -> list[int]:
-        """The indices of tokens that mark structure, not text: ``<unk>`` (0), the reserved
-        tokens, and ``<pad>``, ``<bos>``, ``<eos>`` where present (a vocabulary rebuilt from a
-        checkpoint no longer knows which of its tokens were reserved). ``predict`` never
-        generates them unless asked to."""
+        """The indices of tokens that mark structure, not text: ``<unk>`` (0), the
+        reserved tokens, and ``<pad>``, ``<bos>``, ``<eos>`` where present (a vocabulary
+        rebuilt from a checkpoint no longer knows which of its tokens were reserved).
+        ``predict`` never generates them unless asked to."""
         special = ["<unk>", *getattr(self, "reserved_tokens", []), *SPECIAL_TOKENS]
-        return sorted({self.token_to_idx[tok] for tok in special if tok in self.token_to_idx})
+        return sorted({self.token_to_idx[tok] for tok in special
+                       if tok in self.token_to_idx})
 
     def to_tokens(self, indices):
-        """The token of an index, or the list of tokens of a list (or tensor) of indices."""
+        """The token of an index, or the list of tokens of a list (or tensor) of
+        indices."""
         if hasattr(indices, "tolist"):  # a tensor or numpy array
             indices = indices.tolist()
         if isinstance(indices, int):
@@ -250,7 +278,8 @@ class Vocab:
 
     def __repr__(self) -> str:
         head = ", ".join(repr(t) for t in self.idx_to_token[:10])
-        return f"Vocab(size={len(self)}, tokens=[{head}{', ...' if len(self) > 10 else ''}])"
+        return (f"Vocab(size={len(self)}, "
+                f"tokens=[{head}{', ...' if len(self) > 10 else ''}])")
 
 
 def _truncate(corpus: list[int], max_tokens: int) -> list[int]:
@@ -261,12 +290,13 @@ def _truncate(corpus: list[int], max_tokens: int) -> list[int]:
     return corpus[:max_tokens]
 
 
-def load_corpus_time_machine(max_tokens: int = -1, token: str = "char") -> tuple[list[int], Vocab]:
+def load_corpus_time_machine(max_tokens: int = -1,
+                             token: str = "char") -> tuple[list[int], Vocab]:
     """Token indices of the whole Time Machine and its vocabulary.
 
-    At the character level, consecutive non-empty lines are joined with one space (a line
-    break is white space; joining without one, as d2l does, glues the last word of each line
-    to the first word of the next: "heartof man").
+    At the character level, consecutive non-empty lines are joined with one space (a
+    line break is white space; joining without one, as d2l does, glues the last word of
+    each line to the first word of the next: "heartof man").
 
     ``max_tokens=-1`` keeps every token; otherwise only the first ``max_tokens``.
     The vocabulary is built on the full text, so it does not depend on ``max_tokens``.
@@ -276,7 +306,8 @@ def load_corpus_time_machine(max_tokens: int = -1, token: str = "char") -> tuple
         if not line:
             continue  # blank lines carry no tokens
         if stream and token == "char":
-            stream.append(" ")  # a line break is white space: keep the words on either side apart
+            # a line break is white space: keep the words on either side apart
+            stream.append(" ")
         stream.extend(line)
     vocab = Vocab(stream)
     return _truncate(vocab[stream], max_tokens), vocab
