@@ -5,19 +5,22 @@ The d2l pipeline (kept compatible, names and return shapes included)::
 
     text = preprocess_nmt(read_data_nmt())          # str
     source, target = tokenize_nmt(text)             # list[list[str]] each, one per pair
-    array, valid_len = build_array_nmt(source, src_vocab, num_steps)  # (n, num_steps), (n,)
+    array, valid_len = build_array_nmt(source, src_vocab, num_steps)
+                                                    # (n, num_steps), (n,)
     data_iter, src_vocab, tgt_vocab = load_data_nmt(batch_size=64, num_steps=10)
 
 and the held-out split the chapters and the benchmark use::
 
     split = load_split_nmt()                        # NMTSplit(train, valid, test)
     src_vocab, tgt_vocab = nmt_vocabs(split.train)
-    train_iter = nmt_loader(split.train, src_vocab, tgt_vocab, num_steps=12, batch_size=64)
+    train_iter = nmt_loader(split.train, src_vocab, tgt_vocab, num_steps=12,
+                            batch_size=64)
 
 Tatoeba lists many English sentences several times, each with another French
-translation ("Run!" -> "Cours !", "Courez !"). A split by pairs would put the same English
-sentence in training and in test; ``split_nmt`` splits by English sentence instead, and
-gives each test (and validation) sentence *all* its French translations as references.
+translation ("Run!" -> "Cours !", "Courez !"). A split by pairs would put the same
+English sentence in training and in test; ``split_nmt`` splits by English sentence
+instead, and gives each test (and validation) sentence *all* its French translations as
+references.
 """
 from __future__ import annotations
 
@@ -51,22 +54,26 @@ __all__ = [
 RESERVED_TOKENS = ("<pad>", "<bos>", "<eos>")
 
 # A punctuation mark that follows a character other than a space gets a space before it.
-# The lookbehind needs a preceding character, so a mark at the very start stays as it is.
+# The lookbehind needs a preceding character, so a mark at the very start stays as it
+# is.
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^ ])([,.!?])")
 
 
 def read_data_nmt() -> str:
-    """The raw Tatoeba English–French file ``fra.txt``: one pair a line, tab-separated."""
+    """The raw Tatoeba English–French file ``fra.txt``: one pair a line,
+    tab-separated."""
     with open(extract("fra_eng"), encoding="utf-8") as f:
         return f.read()
 
 
 def preprocess_nmt(text: str) -> str:
-    """Normalise ``text`` the way d2l does, so that words and punctuation split on spaces.
+    """Normalise ``text`` the way d2l does, so that words and punctuation split on
+    spaces.
 
     The non-breaking spaces U+202F and U+00A0 (French typography puts them before ``!``
-    and ``?``) become ordinary spaces, everything is lower-cased, and a space is inserted
-    before ``,`` ``.`` ``!`` ``?`` when none precedes them (``"Go."`` -> ``"go ."``).
+    and ``?``) become ordinary spaces, everything is lower-cased, and a space is
+    inserted before ``,`` ``.`` ``!`` ``?`` when none precedes them (``"Go."`` ->
+    ``"go ."``).
     """
     if not isinstance(text, str):
         raise TypeError(f"preprocess_nmt expects a str, got {type(text).__name__}")
@@ -81,7 +88,8 @@ def _check_positive_int(value, name: str) -> None:
         raise ValueError(f"{name} must be at least 1, got {value}")
 
 
-def tokenize_nmt(text: str, num_examples: int | None = None) -> tuple[list[list[str]], list[list[str]]]:
+def tokenize_nmt(text: str, num_examples: int | None = None
+                 ) -> tuple[list[list[str]], list[list[str]]]:
     """Split preprocessed text into (source, target): one list of word tokens per pair.
 
     Each non-blank line holds an English sentence and its French translation separated
@@ -106,17 +114,20 @@ def tokenize_nmt(text: str, num_examples: int | None = None) -> tuple[list[list[
             continue
         fields = line.split("\t")
         if len(fields) < 2:
-            raise ValueError(f"line {line_number} has no tab between source and target: {line[:60]!r}")
+            raise ValueError(f"line {line_number} has no tab between source and "
+                             f"target: {line[:60]!r}")
         src, tgt = fields[0].split(), fields[1].split()
         if not src or not tgt:
-            raise ValueError(f"line {line_number} has an empty source or target: {line[:60]!r}")
+            raise ValueError(f"line {line_number} has an empty source or target: "
+                             f"{line[:60]!r}")
         source.append(src)
         target.append(tgt)
     return source, target
 
 
 def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
-    """``line`` cut to its first ``num_steps`` items, or padded with ``padding_token`` to that length."""
+    """``line`` cut to its first ``num_steps`` items, or padded with ``padding_token``
+    to that length."""
     _check_positive_int(num_steps, "num_steps")
     line = list(line)
     if len(line) > num_steps:
@@ -126,7 +137,8 @@ def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
 
 def _check_vocab(vocab: Vocab, name: str = "vocab") -> None:
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"{name} must be a rnncourse.text.Vocab, got {type(vocab).__name__}")
+        raise TypeError(f"{name} must be a rnncourse.text.Vocab, got "
+                        f"{type(vocab).__name__}")
     missing = [tok for tok in RESERVED_TOKENS if tok not in vocab]
     if missing:
         raise ValueError(f"{name} lacks the reserved tokens {missing}; build it with "
@@ -144,10 +156,13 @@ def build_array_nmt(lines: Sequence[Sequence[str]], vocab: Vocab,
     _check_vocab(vocab)
     _check_positive_int(num_steps, "num_steps")
     if isinstance(lines, str) or any(isinstance(line, str) for line in lines):
-        raise TypeError("build_array_nmt expects a list of token lists, e.g. [['go', '.']], not strings")
+        raise TypeError("build_array_nmt expects a list of token lists, e.g. [['go', "
+                        "'.']], not strings")
     pad, eos, unk = vocab["<pad>"], vocab["<eos>"], vocab.unk
-    index = vocab.token_to_idx.get  # a plain dict lookup: this runs over a million tokens
-    rows = [truncate_pad([index(tok, unk) for tok in line] + [eos], num_steps, pad) for line in lines]
+    # a plain dict lookup: this runs over a million tokens
+    index = vocab.token_to_idx.get
+    rows = [truncate_pad([index(tok, unk) for tok in line] + [eos], num_steps, pad)
+            for line in lines]
     array = torch.tensor(rows, dtype=torch.long).reshape(len(rows), num_steps)
     valid_len = (array != pad).sum(dim=1)
     return array, valid_len
@@ -155,17 +170,20 @@ def build_array_nmt(lines: Sequence[Sequence[str]], vocab: Vocab,
 
 def load_data_nmt(batch_size: int, num_steps: int,
                   num_examples: int = 600) -> tuple["NMTLoader", Vocab, Vocab]:
-    """d2l's ``load_data_nmt``: minibatches of the first ``num_examples`` pairs and the vocabularies.
+    """d2l's ``load_data_nmt``: minibatches of the first ``num_examples`` pairs and the
+    vocabularies.
 
     Returns ``(data_iter, src_vocab, tgt_vocab)``; ``data_iter`` yields shuffled
     ``(X, X_valid_len, Y, Y_valid_len)``, X and Y (batch, num_steps). The vocabularies
-    keep tokens seen at least twice, with the reserved tokens ``<pad>``, ``<bos>``, ``<eos>``.
-    These pairs are the *first* lines of the file: no held-out data (see ``load_split_nmt``).
+    keep tokens seen at least twice, with the reserved tokens ``<pad>``, ``<bos>``,
+    ``<eos>``. These pairs are the *first* lines of the file: no held-out data (see
+    ``load_split_nmt``).
     """
     source, target = tokenize_nmt(preprocess_nmt(read_data_nmt()), num_examples)
     pairs = list(zip(source, target))
     src_vocab, tgt_vocab = nmt_vocabs(pairs, min_freq=2)
-    data_iter = nmt_loader(pairs, src_vocab, tgt_vocab, num_steps, batch_size, shuffle=True)
+    data_iter = nmt_loader(pairs, src_vocab, tgt_vocab, num_steps, batch_size,
+                           shuffle=True)
     return data_iter, src_vocab, tgt_vocab
 
 
@@ -183,7 +201,8 @@ class NMTSplit:
     test: list[tuple[list[str], list[list[str]]]]
 
     def sizes(self) -> dict[str, int]:
-        """Pairs in train, English sentences and reference translations in valid and test."""
+        """Pairs in train, English sentences and reference translations in valid and
+        test."""
         return {
             "train_pairs": len(self.train),
             "valid_sources": len(self.valid),
@@ -193,41 +212,50 @@ class NMTSplit:
         }
 
 
-def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]], num_test: int = 1000,
-              valid_fraction: float = 0.05, max_tokens: int | None = 10, seed: int = 0) -> NMTSplit:
-    """Split tokenized pairs into train, valid and test, grouped by the English sentence.
+def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]],
+              num_test: int = 1000, valid_fraction: float = 0.05,
+              max_tokens: int | None = 10, seed: int = 0) -> NMTSplit:
+    """Split tokenized pairs into train, valid and test, grouped by the English
+    sentence.
 
-    * Only pairs with at most ``max_tokens`` tokens on each side are kept (``None``: all).
+    * Only pairs with at most ``max_tokens`` tokens on each side are kept (``None``:
+      all).
     * Pairs are grouped by their (tokenized) English sentence.
     * **test**: ``num_test`` distinct English sentences drawn at random (``seed``), each
       with all its French translations (duplicates removed) as references, in the drawn
       (random) order, so ``test[:n]`` is itself a random sample.
-    * **valid**: ``round(valid_fraction * remaining)`` of the remaining English sentences,
-      drawn the same way and kept the same way.
+    * **valid**: ``round(valid_fraction * remaining)`` of the remaining English
+      sentences, drawn the same way and kept the same way.
     * **train**: every pair of the remaining sentences, in the order of the file.
     """
     if len(source) != len(target):
-        raise ValueError(f"source and target differ in length: {len(source)} vs {len(target)}")
+        raise ValueError(f"source and target differ in length: {len(source)} vs "
+                         f"{len(target)}")
     if isinstance(num_test, bool) or not isinstance(num_test, int) or num_test < 0:
         raise ValueError(f"num_test must be an int >= 0, got {num_test!r}")
-    if isinstance(valid_fraction, bool) or not isinstance(valid_fraction, (int, float)) \
-            or not 0 <= valid_fraction < 1:
-        raise ValueError(f"valid_fraction must be a number in [0, 1), got {valid_fraction!r}")
+    if (isinstance(valid_fraction, bool) or not isinstance(valid_fraction, (int, float))
+            or not 0 <= valid_fraction < 1):
+        raise ValueError("valid_fraction must be a number in [0, 1), got "
+                         f"{valid_fraction!r}")
     if max_tokens is not None:
         _check_positive_int(max_tokens, "max_tokens")
-    if any(isinstance(line, str) for line in source[:1]) or any(isinstance(line, str) for line in target[:1]):
+    if (any(isinstance(line, str) for line in source[:1])
+            or any(isinstance(line, str) for line in target[:1])):
         raise TypeError("split_nmt expects token lists (see tokenize_nmt), not strings")
     limit = max_tokens if max_tokens is not None else float("inf")
-    groups: dict[tuple[str, ...], list[list[str]]] = {}  # insertion order = order of the file
+    # insertion order = order of the file
+    groups: dict[tuple[str, ...], list[list[str]]] = {}
     for src, tgt in zip(source, target):
         if len(src) <= limit and len(tgt) <= limit:
             groups.setdefault(tuple(src), []).append(list(tgt))
     keys = list(groups)
     if num_test >= len(keys):
-        raise ValueError(f"num_test={num_test} leaves nothing to train on: only {len(keys)} distinct "
-                         f"English sentences have at most {max_tokens} tokens a side")
+        raise ValueError(f"num_test={num_test} leaves nothing to train on: only "
+                         f"{len(keys)} distinct English sentences have at most "
+                         f"{max_tokens} tokens a side")
     rng = random.Random(seed)
-    order = rng.sample(range(len(keys)), len(keys))  # a random permutation of the groups
+    # a random permutation of the groups
+    order = rng.sample(range(len(keys)), len(keys))
     test_ids = order[:num_test]
     rest = order[num_test:]
     num_valid = round(valid_fraction * len(rest))
@@ -244,12 +272,14 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]], 
             items.append((list(keys[i]), refs))
         return items
 
-    train = [(list(key), tgt) for i, key in enumerate(keys) if i in train_ids for tgt in groups[key]]
-    return NMTSplit(train=train, valid=with_references(valid_ids), test=with_references(test_ids))
+    train = [(list(key), tgt) for i, key in enumerate(keys) if i in train_ids
+             for tgt in groups[key]]
+    return NMTSplit(train=train, valid=with_references(valid_ids),
+                    test=with_references(test_ids))
 
 
-def load_split_nmt(num_test: int = 1000, valid_fraction: float = 0.05, max_tokens: int | None = 10,
-                   seed: int = 0) -> NMTSplit:
+def load_split_nmt(num_test: int = 1000, valid_fraction: float = 0.05,
+                   max_tokens: int | None = 10, seed: int = 0) -> NMTSplit:
     """``split_nmt`` on the whole preprocessed and tokenized ``fra.txt``."""
     source, target = tokenize_nmt(preprocess_nmt(read_data_nmt()))
     return split_nmt(source, target, num_test=num_test, valid_fraction=valid_fraction,
@@ -257,52 +287,61 @@ def load_split_nmt(num_test: int = 1000, valid_fraction: float = 0.05, max_token
 
 
 def _check_pairs(pairs, what: str) -> list:
-    """``pairs`` as a list, after checking that it holds (source tokens, target tokens) pairs."""
+    """``pairs`` as a list, after checking that it holds (source tokens, target tokens)
+    pairs."""
     if isinstance(pairs, (str, NMTSplit)):
-        raise TypeError(f"{what} expects a list of (source tokens, target tokens) pairs, "
-                        f"got {type(pairs).__name__}")
+        raise TypeError(f"{what} expects a list of (source tokens, target tokens) "
+                        f"pairs, got {type(pairs).__name__}")
     pairs = list(pairs)
     if not pairs:
-        raise ValueError(f"{what} expects a non-empty list of (source tokens, target tokens) pairs")
+        raise ValueError(f"{what} expects a non-empty list of (source tokens, target "
+                         "tokens) pairs")
     for src, tgt in pairs[:1]:
         if isinstance(src, str) or isinstance(tgt, str):
-            raise TypeError(f"{what} expects token lists, e.g. (['go', '.'], ['va', '!']), not strings")
+            raise TypeError(f"{what} expects token lists, e.g. (['go', '.'], ['va', "
+                            "'!']), not strings")
         if tgt and not isinstance(tgt[0], str):
-            raise TypeError(f"{what} got a list of references as target; one item per pair is needed: "
-                            f"use expand_references(pairs) for valid/test items")
+            raise TypeError(f"{what} got a list of references as target; one item per "
+                            "pair is needed: use expand_references(pairs) for "
+                            "valid/test items")
     return pairs
 
 
 def nmt_vocabs(train_pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
                min_freq: int = 2) -> tuple[Vocab, Vocab]:
-    """(src_vocab, tgt_vocab) of the training pairs: tokens seen at least ``min_freq`` times,
-    after ``<unk>`` (index 0) and the reserved ``<pad>``, ``<bos>``, ``<eos>``."""
+    """(src_vocab, tgt_vocab) of the training pairs: tokens seen at least ``min_freq``
+    times, after ``<unk>`` (index 0) and the reserved ``<pad>``, ``<bos>``,
+    ``<eos>``."""
     train_pairs = _check_pairs(train_pairs, "nmt_vocabs")
     if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 0:
         raise ValueError(f"min_freq must be an int >= 0, got {min_freq!r}")
-    src_vocab = Vocab([src for src, _ in train_pairs], min_freq=min_freq, reserved_tokens=RESERVED_TOKENS)
-    tgt_vocab = Vocab([tgt for _, tgt in train_pairs], min_freq=min_freq, reserved_tokens=RESERVED_TOKENS)
+    src_vocab = Vocab([src for src, _ in train_pairs], min_freq=min_freq,
+                      reserved_tokens=RESERVED_TOKENS)
+    tgt_vocab = Vocab([tgt for _, tgt in train_pairs], min_freq=min_freq,
+                      reserved_tokens=RESERVED_TOKENS)
     return src_vocab, tgt_vocab
 
 
 def expand_references(items: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]]
                       ) -> list[tuple[list[str], list[str]]]:
-    """Valid/test items (source, [references]) -> one (source, reference) pair per reference,
-    e.g. to compute a validation loss with ``nmt_loader``."""
+    """Valid/test items (source, [references]) -> one (source, reference) pair per
+    reference, e.g. to compute a validation loss with ``nmt_loader``."""
     return [(list(src), list(ref)) for src, refs in items for ref in refs]
 
 
 class NMTLoader:
-    """Minibatches ``(X, X_valid_len, Y, Y_valid_len)`` of translation pairs, re-iterable.
+    """Minibatches ``(X, X_valid_len, Y, Y_valid_len)`` of translation pairs,
+    re-iterable.
 
     X, Y: (batch, num_steps) LongTensors; X_valid_len, Y_valid_len: (batch,). Each
-    ``iter()`` is one pass (one epoch) over every pair; the last minibatch may be smaller.
-    With ``shuffle=True`` every pass has a new order, drawn from a generator seeded once
-    with ``seed``, so a whole training run is reproducible.
+    ``iter()`` is one pass (one epoch) over every pair; the last minibatch may be
+    smaller. With ``shuffle=True`` every pass has a new order, drawn from a generator
+    seeded once with ``seed``, so a whole training run is reproducible.
     """
 
-    def __init__(self, src_array: torch.Tensor, src_valid_len: torch.Tensor, tgt_array: torch.Tensor,
-                 tgt_valid_len: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(self, src_array: torch.Tensor, src_valid_len: torch.Tensor,
+                 tgt_array: torch.Tensor, tgt_valid_len: torch.Tensor, batch_size: int,
+                 shuffle: bool = True, seed: int = 0) -> None:
         _check_positive_int(batch_size, "batch_size")
         self.src_array, self.src_valid_len = src_array, src_valid_len
         self.tgt_array, self.tgt_valid_len = tgt_array, tgt_valid_len
@@ -318,20 +357,25 @@ class NMTLoader:
     def num_pairs(self) -> int:
         return len(self.src_array)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                         torch.Tensor]]:
         n = len(self.src_array)
-        order = torch.randperm(n, generator=self._generator) if self.shuffle else torch.arange(n)
+        order = (torch.randperm(n, generator=self._generator) if self.shuffle
+                 else torch.arange(n))
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
-            yield self.src_array[idx], self.src_valid_len[idx], self.tgt_array[idx], self.tgt_valid_len[idx]
+            yield (self.src_array[idx], self.src_valid_len[idx], self.tgt_array[idx],
+                   self.tgt_valid_len[idx])
 
 
-def nmt_loader(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], src_vocab: Vocab, tgt_vocab: Vocab,
-               num_steps: int, batch_size: int, shuffle: bool = True, seed: int = 0) -> NMTLoader:
-    """An ``NMTLoader`` over (source tokens, target tokens) pairs, e.g. ``NMTSplit.train``.
+def nmt_loader(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], src_vocab: Vocab,
+               tgt_vocab: Vocab, num_steps: int, batch_size: int, shuffle: bool = True,
+               seed: int = 0) -> NMTLoader:
+    """An ``NMTLoader`` over (source tokens, target tokens) pairs, e.g.
+    ``NMTSplit.train``.
 
-    Both sides go through ``build_array_nmt`` (``<eos>`` appended, truncated or padded to
-    ``num_steps``). For valid/test items (one source, several references) use
+    Both sides go through ``build_array_nmt`` (``<eos>`` appended, truncated or padded
+    to ``num_steps``). For valid/test items (one source, several references) use
     ``expand_references`` first.
     """
     pairs = _check_pairs(pairs, "nmt_loader")
@@ -339,6 +383,9 @@ def nmt_loader(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], src_vocab: 
     _check_vocab(tgt_vocab, "tgt_vocab")
     _check_positive_int(num_steps, "num_steps")
     _check_positive_int(batch_size, "batch_size")
-    src_array, src_valid_len = build_array_nmt([src for src, _ in pairs], src_vocab, num_steps)
-    tgt_array, tgt_valid_len = build_array_nmt([tgt for _, tgt in pairs], tgt_vocab, num_steps)
-    return NMTLoader(src_array, src_valid_len, tgt_array, tgt_valid_len, batch_size, shuffle, seed)
+    src_array, src_valid_len = build_array_nmt([src for src, _ in pairs], src_vocab,
+                                               num_steps)
+    tgt_array, tgt_valid_len = build_array_nmt([tgt for _, tgt in pairs], tgt_vocab,
+                                               num_steps)
+    return NMTLoader(src_array, src_valid_len, tgt_array, tgt_valid_len, batch_size,
+                     shuffle, seed)
