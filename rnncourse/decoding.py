@@ -7,14 +7,15 @@ from ``<bos>``. A candidate ends at its ``<eos>`` (which is counted in L) or aft
 
     score(y) = (1 / L**alpha) * sum_t log p(y_t | y_<t, c)
 
-``alpha = 0`` ranks by the total log-probability, which favours short outputs (every token
-adds a negative term); dividing by L**alpha with ``alpha > 0`` compensates for that.
-Returned tokens are strings without the leading ``<bos>`` and without the final ``<eos>``.
+``alpha = 0`` ranks by the total log-probability, which favours short outputs (every
+token adds a negative term); dividing by L**alpha with ``alpha > 0`` compensates for
+that. Returned tokens are strings without the leading ``<bos>`` and without the final
+``<eos>``.
 
 The net is any ``rnncourse.seq2seq.EncoderDecoder``: ``net.encoder(X, valid_len)``,
 ``net.decoder.init_state(enc_outputs, valid_len)``, ``net.decoder(X, state)`` returning
-logits (B, T, V), and ``net.decoder.select_state(state, index)``. Beam search decodes all
-its hypotheses in one decoder call per step (they are the rows of one minibatch).
+logits (B, T, V), and ``net.decoder.select_state(state, index)``. Beam search decodes
+all its hypotheses in one decoder call per step (they are the rows of one minibatch).
 Searches run in eval mode (no dropout) without gradients; the net's mode is restored.
 """
 from __future__ import annotations
@@ -47,49 +48,60 @@ __all__ = [
 MAX_EXHAUSTIVE_CANDIDATES = 1_000_000
 
 
-# --------------------------------------------------------------------------- checks and helpers
+# ------------------------------------------------------------------- checks and helpers
 
 def candidate_score(log_prob_sum: float, length: int, alpha: float = 0.75) -> float:
-    """The notes' score of a candidate of ``length`` tokens (its ``<eos>`` included) whose
-    log-probabilities sum to ``log_prob_sum``: ``log_prob_sum / length**alpha``."""
+    """The notes' score of a candidate of ``length`` tokens (its ``<eos>`` included)
+    whose log-probabilities sum to ``log_prob_sum``:
+    ``log_prob_sum / length**alpha``."""
     if length < 1:
-        raise ValueError(f"a candidate has at least one token (its <eos>), got length {length}")
+        raise ValueError("a candidate has at least one token (its <eos>), got length "
+                         f"{length}")
     return log_prob_sum / length ** alpha
 
 
 def _check_alpha(alpha: float) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be a finite number >= 0 (0: rank by total log-probability), got {alpha!r}")
+    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+            or not math.isfinite(alpha) or alpha < 0):
+        raise ValueError("alpha must be a finite number >= 0 (0: rank by total "
+                         f"log-probability), got {alpha!r}")
 
 
-def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int) -> list[int]:
+def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                       num_steps: int) -> list[int]:
     if not isinstance(tgt_vocab, Vocab):
-        raise TypeError(f"tgt_vocab must be an rnncourse.text.Vocab, got {type(tgt_vocab).__name__}")
+        raise TypeError("tgt_vocab must be an rnncourse.text.Vocab, got "
+                        f"{type(tgt_vocab).__name__}")
     for token in ("<bos>", "<eos>"):
         if token not in tgt_vocab:
-            raise ValueError(f"the target vocabulary has no {token!r} token: decoding starts at <bos> and ends "
-                             "at <eos>")
+            raise ValueError(f"the target vocabulary has no {token!r} token: decoding "
+                             "starts at <bos> and ends at <eos>")
     if not all(hasattr(net, part) for part in ("encoder", "decoder")):
-        raise TypeError(f"net must be an encoder–decoder (rnncourse.seq2seq.EncoderDecoder), "
-                        f"got {type(net).__name__}")
+        raise TypeError("net must be an encoder–decoder "
+                        f"(rnncourse.seq2seq.EncoderDecoder), got {type(net).__name__}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps (the longest output, in tokens) must be a positive integer, got {num_steps!r}")
+        raise ValueError("num_steps (the longest output, in tokens) must be a positive "
+                         f"integer, got {num_steps!r}")
     if isinstance(src_tokens, torch.Tensor):
         src_tokens = src_tokens.tolist()
     if isinstance(src_tokens, str) or not isinstance(src_tokens, Sequence):
-        raise TypeError("src_tokens must be a list of source token ids (ending in <eos>); for a sentence, "
-                        "use predict_seq2seq or source_ids")
+        raise TypeError("src_tokens must be a list of source token ids (ending in "
+                        "<eos>); for a sentence, use predict_seq2seq or source_ids")
     src = list(src_tokens)
     if not src:
-        raise ValueError("the source is empty: pass at least one token id (a sentence's ids end in <eos>)")
+        raise ValueError("the source is empty: pass at least one token id (a "
+                         "sentence's ids end in <eos>)")
     if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in src):
-        raise ValueError(f"src_tokens must be non-negative integer token ids, got {src_tokens!r}")
+        raise ValueError("src_tokens must be non-negative integer token ids, got "
+                         f"{src_tokens!r}")
     encoder_vocab = getattr(net.encoder, "vocab_size", None)
     if encoder_vocab is not None and max(src) >= encoder_vocab:
-        raise ValueError(f"source token id {max(src)} is outside the encoder's vocabulary of {encoder_vocab}")
+        raise ValueError(f"source token id {max(src)} is outside the encoder's "
+                         f"vocabulary of {encoder_vocab}")
     decoder_vocab = getattr(net.decoder, "vocab_size", None)
     if decoder_vocab is not None and decoder_vocab != len(tgt_vocab):
-        raise ValueError(f"the decoder predicts {decoder_vocab} tokens but tgt_vocab has {len(tgt_vocab)}")
+        raise ValueError(f"the decoder predicts {decoder_vocab} tokens but tgt_vocab "
+                         f"has {len(tgt_vocab)}")
     return src
 
 
@@ -121,7 +133,8 @@ def _encode(net: nn.Module, src: list[int], device: torch.device):
 
 
 def _step(net: nn.Module, last: torch.Tensor, state) -> tuple[torch.Tensor, object]:
-    """One decoder step for a batch of hypotheses: last tokens (n,) -> log p (n, V), state."""
+    """One decoder step for a batch of hypotheses: last tokens (n,) -> log p (n, V),
+    state."""
     logits, state = net.decoder(last.unsqueeze(1), state)  # (n, 1, V)
     return torch.log_softmax(logits[:, 0].double(), dim=-1), state
 
@@ -133,11 +146,13 @@ def _tokens(ids: list[int], tgt_vocab: Vocab) -> list[str]:
     return tgt_vocab.to_tokens(ids)
 
 
-# --------------------------------------------------------------------------- greedy search
+# ------------------------------------------------------------------------ greedy search
 
-def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
-                  device: str | torch.device | None = None, alpha: float = 0.75) -> tuple[list[str], float]:
-    """At every step the most likely next token, until ``<eos>`` or ``num_steps`` tokens.
+def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                  num_steps: int, device: str | torch.device | None = None,
+                  alpha: float = 0.75) -> tuple[list[str], float]:
+    """At every step the most likely next token, until ``<eos>`` or ``num_steps``
+    tokens.
 
     Returns ``(tokens, score)``: the output tokens (without ``<eos>``) and the notes'
     score ``(1 / L**alpha) * sum log p`` of the output, L counting the ``<eos>``.
@@ -162,23 +177,27 @@ def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, n
     return _tokens(ids, tgt_vocab), candidate_score(log_prob_sum, len(ids), alpha)
 
 
-# --------------------------------------------------------------------------- beam search
+# -------------------------------------------------------------------------- beam search
 
 def _check_beam_size(beam_size: int) -> None:
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be an integer >= 1 (1 is greedy search), got {beam_size!r}")
+        raise ValueError("beam_size must be an integer >= 1 (1 is greedy search), got "
+                         f"{beam_size!r}")
 
 
-def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
-                    beam_size: int, device: str | torch.device | None = None) -> list[tuple[list[int], float, int]]:
+def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                    num_steps: int, beam_size: int,
+                    device: str | torch.device | None = None
+                    ) -> list[tuple[list[int], float, int]]:
     """Every finished candidate of a beam search: ``(ids, log_prob_sum, length)`` each,
     ``ids`` the output token ids (ending in ``<eos>`` unless cut at ``num_steps``).
 
-    At every step the live hypotheses (at most ``beam_size``) are extended by every token
-    in one decoder call, and the ``beam_size`` extensions of highest total log-probability
-    are kept; those that end in ``<eos>`` (or reach ``num_steps`` tokens) become candidates,
-    the others stay live. The search does not depend on alpha: only the final choice
-    among the candidates does (``beam_search``), so one search serves every alpha.
+    At every step the live hypotheses (at most ``beam_size``) are extended by every
+    token in one decoder call, and the ``beam_size`` extensions of highest total
+    log-probability are kept; those that end in ``<eos>`` (or reach ``num_steps``
+    tokens) become candidates, the others stay live. The search does not depend on
+    alpha: only the final choice among the candidates does (``beam_search``), so one
+    search serves every alpha.
     """
     src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
     _check_beam_size(beam_size)
@@ -188,7 +207,8 @@ def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     with _eval_mode(net):
         state = _encode(net, src, device)
         live_ids: list[list[int]] = [[]]
-        live_sums = torch.zeros(1, dtype=torch.float64, device=device)  # (n,) total log p of each hypothesis
+        # (n,) total log p of each hypothesis
+        live_sums = torch.zeros(1, dtype=torch.float64, device=device)
         last = torch.tensor([tgt_vocab["<bos>"]], device=device)
         for step in range(num_steps):
             log_probs, state = _step(net, last, state)  # (n, V)
@@ -215,41 +235,52 @@ def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     return finished
 
 
-def beam_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int, beam_size: int,
-                alpha: float = 0.75, device: str | torch.device | None = None) -> list[tuple[list[str], float]]:
+def beam_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                num_steps: int, beam_size: int, alpha: float = 0.75,
+                device: str | torch.device | None = None
+                ) -> list[tuple[list[str], float]]:
     """Beam search (``beam_candidates``) with the candidates ranked by the notes' score
     ``(1 / L**alpha) * sum log p``: a list of ``(tokens, score)``, best first (at most
     ``beam_size * num_steps`` of them). ``beam_size=1`` is greedy search."""
     _check_alpha(alpha)
-    candidates = beam_candidates(net, src_tokens, tgt_vocab, num_steps, beam_size, device)
-    scored = [(_tokens(ids, tgt_vocab), candidate_score(total, length, alpha)) for ids, total, length in candidates]
-    # sorted() is stable: equal scores keep the search's order (higher total log p first)
+    candidates = beam_candidates(net, src_tokens, tgt_vocab, num_steps, beam_size,
+                                 device)
+    scored = [(_tokens(ids, tgt_vocab), candidate_score(total, length, alpha))
+              for ids, total, length in candidates]
+    # sorted() is stable: equal scores keep the search's order (higher total log p
+    # first)
     return sorted(scored, key=lambda pair: pair[1], reverse=True)
 
 
-# --------------------------------------------------------------------------- exhaustive search
+# -------------------------------------------------------------------- exhaustive search
 
 def count_candidates(vocab_size: int, num_steps: int) -> int:
     """How many outputs exhaustive search scores: every sequence that ends at its first
-    ``<eos>`` (after 1 ... num_steps - 1 other tokens... ) or runs to ``num_steps`` tokens:
-    Σ_{l=1}^{T-1} (V-1)^(l-1) + V (V-1)^(T-1), with V = ``vocab_size`` and T = ``num_steps``."""
-    ended_early = sum((vocab_size - 1) ** (length - 1) for length in range(1, num_steps))
+    ``<eos>`` (after 1 ... num_steps - 1 other tokens... ) or runs to ``num_steps``
+    tokens: Σ_{l=1}^{T-1} (V-1)^(l-1) + V (V-1)^(T-1), with V = ``vocab_size`` and T =
+    ``num_steps``."""
+    ended_early = sum((vocab_size - 1) ** (length - 1)
+                      for length in range(1, num_steps))
     return ended_early + vocab_size * (vocab_size - 1) ** (num_steps - 1)
 
 
-def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab, num_steps: int,
-                      alpha: float = 0.75, device: str | torch.device | None = None,
-                      max_candidates: int = MAX_EXHAUSTIVE_CANDIDATES) -> tuple[list[str], float]:
-    """Score every possible output (``count_candidates(len(tgt_vocab), num_steps)`` of them)
-    and return the best ``(tokens, score)``. Refuses with ``ValueError`` when there are more
-    than ``max_candidates`` (a million by default): the count grows as V**num_steps."""
+def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                      num_steps: int, alpha: float = 0.75,
+                      device: str | torch.device | None = None,
+                      max_candidates: int = MAX_EXHAUSTIVE_CANDIDATES
+                      ) -> tuple[list[str], float]:
+    """Score every possible output (``count_candidates(len(tgt_vocab), num_steps)`` of
+    them) and return the best ``(tokens, score)``. Refuses with ``ValueError`` when
+    there are more than ``max_candidates`` (a million by default): the count grows as
+    V**num_steps."""
     src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
     _check_alpha(alpha)
     vocab_size = len(tgt_vocab)
     count = count_candidates(vocab_size, num_steps)
     if count > max_candidates:
-        raise ValueError(f"exhaustive search would score {count:.3g} candidates ({vocab_size} tokens, "
-                         f"num_steps={num_steps}), more than max_candidates={max_candidates}: use beam_search")
+        raise ValueError(f"exhaustive search would score {count:.3g} candidates "
+                         f"({vocab_size} tokens, num_steps={num_steps}), more than "
+                         f"max_candidates={max_candidates}: use beam_search")
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     best_ids, best_score = None, -math.inf
@@ -261,9 +292,11 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
         last = torch.tensor([tgt_vocab["<bos>"]], device=device)
         for step in range(num_steps):
             log_probs, state = _step(net, last, state)  # (n, V)
-            totals = sums[:, None] + log_probs  # (n, V): every prefix extended by every token
+            # (n, V): every prefix extended by every token
+            totals = sums[:, None] + log_probs
             length = step + 1
-            # the candidates that end here: those extended by <eos>, and all of them at the last step
+            # the candidates that end here: those extended by <eos>, and all of them at
+            # the last step
             ending = totals if step == num_steps - 1 else totals[:, eos:eos + 1]
             if ending.numel():
                 flat = int(ending.reshape(-1).argmax())
@@ -274,9 +307,12 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
                     best_ids, best_score = prefixes[row].tolist() + [token], score
             if step == num_steps - 1:
                 break
-            # the live prefixes of the next step: every row extended by every token but <eos>
-            tokens = torch.tensor([y for y in range(vocab_size) if y != eos], device=device)
-            rows = torch.arange(prefixes.shape[0], device=device).repeat_interleave(len(tokens))
+            # the live prefixes of the next step: every row extended by every token but
+            # <eos>
+            tokens = torch.tensor([y for y in range(vocab_size) if y != eos],
+                                  device=device)
+            rows = torch.arange(prefixes.shape[0],
+                                device=device).repeat_interleave(len(tokens))
             columns = tokens.repeat(prefixes.shape[0])
             sums = totals[rows, columns]
             prefixes = torch.cat((prefixes[rows], columns[:, None]), dim=1)
@@ -287,48 +323,58 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
 
 # --------------------------------------------------------------------------- sentences
 
-def source_ids(src_sentence: str | Sequence[str], src_vocab: Vocab, num_steps: int) -> list[int]:
+def source_ids(src_sentence: str | Sequence[str], src_vocab: Vocab,
+               num_steps: int) -> list[int]:
     """The source ids the encoder reads for a sentence: ``preprocess_nmt`` (lower case,
     spaces before punctuation), split on spaces, each word's id (a word missing from
-    ``src_vocab`` becomes ``<unk>``), then ``<eos>``, cut to ``num_steps`` as in training
-    (``build_array_nmt``). A token list is taken as already tokenized."""
+    ``src_vocab`` becomes ``<unk>``), then ``<eos>``, cut to ``num_steps`` as in
+    training (``build_array_nmt``). A token list is taken as already tokenized."""
     from .translation import preprocess_nmt
 
     if not isinstance(src_vocab, Vocab):
-        raise TypeError(f"src_vocab must be an rnncourse.text.Vocab, got {type(src_vocab).__name__}")
+        raise TypeError("src_vocab must be an rnncourse.text.Vocab, got "
+                        f"{type(src_vocab).__name__}")
     if "<eos>" not in src_vocab:
         raise ValueError("the source vocabulary has no '<eos>' token")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     if isinstance(src_sentence, str):
         words = preprocess_nmt(src_sentence).split()
-    elif isinstance(src_sentence, Sequence) and all(isinstance(w, str) for w in src_sentence):
+    elif (isinstance(src_sentence, Sequence)
+          and all(isinstance(w, str) for w in src_sentence)):
         words = list(src_sentence)
     else:
-        raise TypeError(f"the source must be a sentence (str) or a list of words, got {type(src_sentence).__name__}")
+        raise TypeError("the source must be a sentence (str) or a list of words, got "
+                        f"{type(src_sentence).__name__}")
     if not words:
-        raise ValueError(f"the source sentence {src_sentence!r} has no words: there is nothing to translate")
+        raise ValueError(f"the source sentence {src_sentence!r} has no words: there is "
+                         "nothing to translate")
     return (src_vocab[words] + [src_vocab["<eos>"]])[:num_steps]
 
 
-def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
-                    device: str | torch.device | None = None, beam_size: int = 1, alpha: float = 0.75) -> str:
-    """Translate one sentence: ``source_ids`` (unknown words become ``<unk>``), then greedy
-    search (``beam_size=1``) or the best candidate of ``beam_search``; the output tokens
-    joined by spaces (``<eos>`` left out). An empty sentence raises ``ValueError``."""
+def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab: Vocab,
+                    tgt_vocab: Vocab, num_steps: int,
+                    device: str | torch.device | None = None, beam_size: int = 1,
+                    alpha: float = 0.75) -> str:
+    """Translate one sentence: ``source_ids`` (unknown words become ``<unk>``), then
+    greedy search (``beam_size=1``) or the best candidate of ``beam_search``; the output
+    tokens joined by spaces (``<eos>`` left out). An empty sentence raises
+    ``ValueError``."""
     _check_beam_size(beam_size)
     _check_alpha(alpha)
     src = source_ids(src_sentence, src_vocab, num_steps)
     if beam_size == 1:
         tokens, _ = greedy_search(net, src, tgt_vocab, num_steps, device, alpha=alpha)
     else:
-        tokens, _ = beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha, device)[0]
+        tokens, _ = beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha,
+                                device)[0]
     return " ".join(tokens)
 
 
-# --------------------------------------------------------------------------- many sentences
+# ----------------------------------------------------------------------- many sentences
 
-def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vocab, num_steps: int,
+def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vocab,
+                 num_steps: int,
                  device: str | torch.device | None = None) -> list[list[str]]:
     """Greedy search for many sources at once (the rows of one minibatch): the same
     outputs as ``greedy_search`` on each source, in one decoder call per step. The
@@ -340,7 +386,8 @@ def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vo
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     longest = max(len(src) for src in srcs)
-    X = torch.tensor([src + [0] * (longest - len(src)) for src in srcs], device=device)  # (B, S), 0-padded
+    # (B, S), 0-padded
+    X = torch.tensor([src + [0] * (longest - len(src)) for src in srcs], device=device)
     valid_len = torch.tensor([len(src) for src in srcs], device=device)
     with _eval_mode(net):
         state = net.decoder.init_state(net.encoder(X, valid_len), valid_len)
@@ -355,39 +402,49 @@ def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vo
             if bool(done.all()):
                 break
     rows = torch.stack(outputs, dim=1).tolist()  # (B, steps)
-    return [tgt_vocab.to_tokens(row[:row.index(eos)] if eos in row else row) for row in rows]
+    return [tgt_vocab.to_tokens(row[:row.index(eos)] if eos in row else row)
+            for row in rows]
 
 
 def _source_list(sources, src_vocab: Vocab, num_steps: int) -> list[list[int]]:
     if isinstance(sources, str):
-        raise TypeError("sources must be a list of sentences (or of word lists), not one string")
+        raise TypeError("sources must be a list of sentences (or of word lists), not "
+                        "one string")
     return [source_ids(src, src_vocab, num_steps) for src in sources]
 
 
-def translate_corpus(net: nn.Module, sources: Sequence[str | Sequence[str]], src_vocab: Vocab, tgt_vocab: Vocab,
-                     num_steps: int, beam_size: int = 1, alpha: float = 0.75,
-                     device: str | torch.device | None = None, batch_size: int = 256) -> list[str]:
-    """Translate every source (a sentence, or a word list such as ``NMTSplit.test[i][0]``):
-    greedy search in minibatches of ``batch_size`` sentences for ``beam_size=1``, else the
-    best candidate of ``beam_search`` sentence by sentence. Outputs are space-joined tokens."""
+def translate_corpus(net: nn.Module, sources: Sequence[str | Sequence[str]],
+                     src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                     beam_size: int = 1, alpha: float = 0.75,
+                     device: str | torch.device | None = None,
+                     batch_size: int = 256) -> list[str]:
+    """Translate every source (a sentence, or a word list such as
+    ``NMTSplit.test[i][0]``): greedy search in minibatches of ``batch_size`` sentences
+    for ``beam_size=1``, else the best candidate of ``beam_search`` sentence by
+    sentence. Outputs are space-joined tokens."""
     _check_beam_size(beam_size)
     _check_alpha(alpha)
     ids = _source_list(sources, src_vocab, num_steps)
     if beam_size == 1:
         out: list[str] = []
         for start in range(0, len(ids), batch_size):
-            out += [" ".join(t) for t in greedy_batch(net, ids[start:start + batch_size], tgt_vocab, num_steps,
-                                                      device)]
+            out += [" ".join(t) for t in greedy_batch(net,
+                                                      ids[start:start + batch_size],
+                                                      tgt_vocab, num_steps, device)]
         return out
-    return [" ".join(beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha, device)[0][0]) for src in ids]
+    return [" ".join(beam_search(net, src, tgt_vocab, num_steps, beam_size, alpha,
+                                 device)[0][0]) for src in ids]
 
 
-def translate_corpus_alphas(net: nn.Module, sources: Sequence[str | Sequence[str]], src_vocab: Vocab,
-                            tgt_vocab: Vocab, num_steps: int, beam_size: int, alphas: Sequence[float],
-                            device: str | torch.device | None = None) -> dict[float, list[str]]:
+def translate_corpus_alphas(net: nn.Module, sources: Sequence[str | Sequence[str]],
+                            src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                            beam_size: int, alphas: Sequence[float],
+                            device: str | torch.device | None = None
+                            ) -> dict[float, list[str]]:
     """Beam-search translations of every source for several alphas from ONE search per
     source (the search does not depend on alpha, only the final choice does):
-    ``{alpha: [translation, ...]}``, each list equal to ``translate_corpus(..., alpha=alpha)``."""
+    ``{alpha: [translation, ...]}``, each list equal to
+    ``translate_corpus(..., alpha=alpha)``."""
     _check_beam_size(beam_size)
     for alpha in alphas:
         _check_alpha(alpha)
@@ -395,14 +452,18 @@ def translate_corpus_alphas(net: nn.Module, sources: Sequence[str | Sequence[str
     for src in _source_list(sources, src_vocab, num_steps):
         candidates = beam_candidates(net, src, tgt_vocab, num_steps, beam_size, device)
         for alpha in alphas:
-            # max() keeps the first of equal scores: the search's order, as sorted() in beam_search
-            ids, _, _ = max(candidates, key=lambda c: candidate_score(c[1], c[2], alpha))
+            # max() keeps the first of equal scores: the search's order, as sorted() in
+            # beam_search
+            ids, _, _ = max(candidates,
+                            key=lambda c: candidate_score(c[1], c[2], alpha))
             out[alpha].append(" ".join(_tokens(ids, tgt_vocab)))
     return out
 
 
-def evaluate_bleu(net: nn.Module, items: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]],
-                  src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int, beam_size: int = 1, alpha: float = 0.75,
+def evaluate_bleu(net: nn.Module,
+                  items: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]],
+                  src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                  beam_size: int = 1, alpha: float = 0.75,
                   device: str | torch.device | None = None) -> float:
     """Multi-reference corpus BLEU (0-100, ``rnncourse.bleu.corpus_bleu``) of the net's
     translations of held-out items ``(source words, [reference word lists])``, such as
@@ -411,7 +472,9 @@ def evaluate_bleu(net: nn.Module, items: Sequence[tuple[Sequence[str], Sequence[
 
     items = list(items)
     if not items:
-        raise ValueError("no items to translate: pass (source words, [reference word lists]) pairs")
-    hypotheses = translate_corpus(net, [src for src, _ in items], src_vocab, tgt_vocab, num_steps, beam_size,
-                                  alpha, device)
-    return corpus_bleu(hypotheses, [[" ".join(ref) for ref in refs] for _, refs in items])
+        raise ValueError("no items to translate: pass (source words, [reference word "
+                         "lists]) pairs")
+    hypotheses = translate_corpus(net, [src for src, _ in items], src_vocab, tgt_vocab,
+                                  num_steps, beam_size, alpha, device)
+    return corpus_bleu(hypotheses,
+                       [[" ".join(ref) for ref in refs] for _, refs in items])
