@@ -1,6 +1,6 @@
 """The encoder–decoder architecture and sequence-to-sequence learning (Sutskever et al.
-2014, Cho et al. 2014): a GRU encoder reads the source sentence; its final top-layer state,
-the *context*, is fed to a GRU decoder together with every target token.
+2014, Cho et al. 2014): a GRU encoder reads the source sentence; its final top-layer
+state, the *context*, is fed to a GRU decoder together with every target token.
 
 Shapes (``B`` sentences, ``S`` source steps, ``T`` target steps, ``V`` vocabulary size,
 ``H`` hidden units, ``L`` layers)::
@@ -12,19 +12,21 @@ Shapes (``B`` sentences, ``S`` source steps, ``T`` target steps, ``V`` vocabular
 
 Two details the notes' version gets wrong, and this one does not:
 
-* **The encoder does not read padding.** Its final state is, for each sentence, the state
-  after its last real token (the GRU runs on a packed sequence), so padding a sentence
-  with more ``<pad>`` changes neither its context nor the decoder's initial state.
-* **The context is fixed.** ``Seq2SeqDecoder`` keeps the encoder's top-layer final state in
-  its state tuple and concatenates it to the input at every step; the decoder's own hidden
-  state never replaces it, also not when decoding one token at a time.
+* **The encoder does not read padding.** Its final state is, for each sentence, the
+  state after its last real token (the GRU runs on a packed sequence), so padding a
+  sentence with more ``<pad>`` changes neither its context nor the decoder's initial
+  state.
+* **The context is fixed.** ``Seq2SeqDecoder`` keeps the encoder's top-layer final state
+  in its state tuple and concatenates it to the input at every step; the decoder's own
+  hidden state never replaces it, also not when decoding one token at a time.
 
-``MaskedSoftmaxCELoss`` is the mean cross-entropy over the real (non-padding) target tokens
-of a minibatch; ``d2l_masked_loss`` is the notes' per-sentence mean over all positions,
-padding included, kept for comparison. ``train_seq2seq`` trains with teacher forcing on the
-shared loop ``rnncourse.loop.fit``; ``save_translator``/``load_translator`` store a model
-with its two vocabularies. ``Seq2SeqAttentionDecoder`` (Bahdanau et al. 2015) is an
-optional stronger decoder for the quality benchmark.
+``MaskedSoftmaxCELoss`` is the mean cross-entropy over the real (non-padding) target
+tokens of a minibatch; ``d2l_masked_loss`` is the notes' per-sentence mean over all
+positions, padding included, kept for comparison. ``train_seq2seq`` trains with teacher
+forcing on the shared loop ``rnncourse.loop.fit``;
+``save_translator``/``load_translator`` store a model with its two vocabularies.
+``Seq2SeqAttentionDecoder`` (Bahdanau et al. 2015) is an optional stronger decoder for
+the quality benchmark.
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ State = Any
 # --------------------------------------------------------------------------- interfaces
 
 class Encoder(nn.Module):
-    """The encoder interface: ``forward(X, *args)`` reads a source minibatch ``X`` (B, S)."""
+    """The encoder interface: ``forward(X, *args)`` reads a source minibatch ``X`` (B,
+    S)."""
 
     def forward(self, X: torch.Tensor, *args: Any) -> Any:
         raise NotImplementedError
@@ -72,10 +75,10 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     """The decoder interface: ``init_state(enc_outputs, *args)`` turns the encoder's
-    outputs into the decoder's first state; ``forward(X, state)`` reads target tokens ``X``
-    (B, T) and returns ``(logits (B, T, V), new state)``; ``select_state(state, index)``
-    keeps the sentences ``index`` (1-d LongTensor) of a state, in that order (beam search
-    uses it to follow the surviving hypotheses)."""
+    outputs into the decoder's first state; ``forward(X, state)`` reads target tokens
+    ``X`` (B, T) and returns ``(logits (B, T, V), new state)``;
+    ``select_state(state, index)`` keeps the sentences ``index`` (1-d LongTensor) of a
+    state, in that order (beam search uses it to follow the surviving hypotheses)."""
 
     def init_state(self, enc_outputs: Any, *args: Any) -> State:
         raise NotImplementedError
@@ -88,49 +91,59 @@ class Decoder(nn.Module):
 
 
 class EncoderDecoder(nn.Module):
-    """An encoder and a decoder: ``forward(enc_X, dec_X, *args)`` encodes ``enc_X``, builds
-    the decoder's state from the encoder's outputs (and ``args``, e.g. the source valid
-    lengths) and decodes ``dec_X``: returns ``(logits (B, T, V), state)``."""
+    """An encoder and a decoder: ``forward(enc_X, dec_X, *args)`` encodes ``enc_X``,
+    builds the decoder's state from the encoder's outputs (and ``args``, e.g. the source
+    valid lengths) and decodes ``dec_X``: returns ``(logits (B, T, V), state)``."""
 
     def __init__(self, encoder: Encoder, decoder: Decoder) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
 
-    def forward(self, enc_X: torch.Tensor, dec_X: torch.Tensor, *args: Any) -> tuple[torch.Tensor, State]:
+    def forward(self, enc_X: torch.Tensor, dec_X: torch.Tensor,
+                *args: Any) -> tuple[torch.Tensor, State]:
         enc_outputs = self.encoder(enc_X, *args)
         state = self.decoder.init_state(enc_outputs, *args)
         return self.decoder(dec_X, state)
 
 
-# --------------------------------------------------------------------------- the GRU encoder and decoder
+# ---------------------------------------------------------- the GRU encoder and decoder
 
-def _check_sizes(vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int, dropout: float) -> None:
+def _check_sizes(vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
+                 dropout: float) -> None:
     for name, value in (("vocab_size", vocab_size), ("embed_size", embed_size),
                         ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+    if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+            or not 0 <= dropout < 1):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
 
 def _check_tokens(X: torch.Tensor, vocab_size: int, what: str) -> None:
     if not isinstance(X, torch.Tensor) or X.dim() != 2 or X.dtype != torch.long:
-        got = f"{X.dtype} of shape {tuple(X.shape)}" if isinstance(X, torch.Tensor) else type(X).__name__
-        raise TypeError(f"{what} must be a LongTensor of token ids (batch, num_steps), got {got}")
+        got = (f"{X.dtype} of shape {tuple(X.shape)}" if isinstance(X, torch.Tensor)
+               else type(X).__name__)
+        raise TypeError(f"{what} must be a LongTensor of token ids (batch, num_steps), "
+                        f"got {got}")
     if X.numel() and (int(X.min()) < 0 or int(X.max()) >= vocab_size):
-        raise ValueError(f"{what} holds token ids outside [0, {vocab_size}): "
-                         f"min {int(X.min())}, max {int(X.max())}; was the model built with this vocabulary?")
+        raise ValueError(f"{what} holds token ids outside [0, {vocab_size}): min "
+                         f"{int(X.min())}, max {int(X.max())}; was the model built "
+                         "with this vocabulary?")
 
 
-def _check_valid_len(valid_len: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
+def _check_valid_len(valid_len: torch.Tensor, batch_size: int,
+                     num_steps: int) -> torch.Tensor:
     if not isinstance(valid_len, torch.Tensor):
         valid_len = torch.as_tensor(valid_len)
     if valid_len.shape != (batch_size,):
-        raise ValueError(f"valid_len must have shape (batch,) = ({batch_size},), got {tuple(valid_len.shape)}")
-    if valid_len.numel() and (int(valid_len.min()) < 1 or int(valid_len.max()) > num_steps):
-        raise ValueError(f"valid lengths must lie in [1, num_steps={num_steps}]: every sentence has at least "
-                         f"its <eos>; got min {int(valid_len.min())}, max {int(valid_len.max())}")
+        raise ValueError(f"valid_len must have shape (batch,) = ({batch_size},), got "
+                         f"{tuple(valid_len.shape)}")
+    if valid_len.numel() and (int(valid_len.min()) < 1
+                              or int(valid_len.max()) > num_steps):
+        raise ValueError(f"valid lengths must lie in [1, num_steps={num_steps}]: every "
+                         "sentence has at least its <eos>; got min "
+                         f"{int(valid_len.min())}, max {int(valid_len.max())}")
     return valid_len
 
 
@@ -138,21 +151,24 @@ class Seq2SeqEncoder(Encoder):
     """An embedding and a multi-layer GRU over the source tokens.
 
     ``forward(X (B, S), valid_len (B,) or None)`` returns ``(outputs (S, B, H), state
-    (L, B, H))``. With ``valid_len`` the GRU runs on a packed sequence: ``state`` is each
-    sentence's state after its last real token and ``outputs`` are zeros past it; without,
-    every position is read (also the padding).
+    (L, B, H))``. With ``valid_len`` the GRU runs on a packed sequence: ``state`` is
+    each sentence's state after its last real token and ``outputs`` are zeros past it;
+    without, every position is read (also the padding).
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
-                 dropout: float = 0) -> None:
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
+                 num_layers: int, dropout: float = 0) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
-        self.config = {"vocab_size": vocab_size, "embed_size": embed_size, "num_hiddens": num_hiddens,
-                       "num_layers": num_layers, "dropout": float(dropout)}
-        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.config = {"vocab_size": vocab_size, "embed_size": embed_size,
+                       "num_hiddens": num_hiddens, "num_layers": num_layers,
+                       "dropout": float(dropout)}
+        self.vocab_size, self.num_hiddens, self.num_layers = (
+            vocab_size, num_hiddens, num_layers)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         # nn.GRU applies dropout between layers only: one layer has none
-        self.rnn = nn.GRU(embed_size, num_hiddens, num_layers, dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = nn.GRU(embed_size, num_hiddens, num_layers,
+                          dropout=dropout if num_layers > 1 else 0.0)
 
     def forward(self, X: torch.Tensor, valid_len: torch.Tensor | None = None,
                 *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,9 +179,12 @@ class Seq2SeqEncoder(Encoder):
             outputs, state = self.rnn(emb)
             return outputs, state
         valid_len = _check_valid_len(valid_len, batch_size, num_steps)
-        packed = nn.utils.rnn.pack_padded_sequence(emb, valid_len.cpu(), enforce_sorted=False)
-        packed_outputs, state = self.rnn(packed)  # state: after each sentence's last real token
-        outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs, total_length=num_steps)
+        packed = nn.utils.rnn.pack_padded_sequence(emb, valid_len.cpu(),
+                                                   enforce_sorted=False)
+        # state: after each sentence's last real token
+        packed_outputs, state = self.rnn(packed)
+        outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs,
+                                                      total_length=num_steps)
         return outputs, state
 
 
@@ -174,41 +193,50 @@ class Seq2SeqDecoder(Decoder):
     concatenated with the context (the encoder's final top-layer state).
 
     The state is the tuple ``(hidden (L, B, H), context (B, H))``: ``forward`` updates
-    ``hidden`` and passes ``context`` through unchanged, so decoding token by token uses the
-    same context as decoding the whole target at once. ``forward(X (B, T), state)``
+    ``hidden`` and passes ``context`` through unchanged, so decoding token by token uses
+    the same context as decoding the whole target at once. ``forward(X (B, T), state)``
     returns ``(logits (B, T, V), state)``.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
-                 dropout: float = 0) -> None:
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
+                 num_layers: int, dropout: float = 0) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
-        self.config = {"vocab_size": vocab_size, "embed_size": embed_size, "num_hiddens": num_hiddens,
-                       "num_layers": num_layers, "dropout": float(dropout)}
-        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.config = {"vocab_size": vocab_size, "embed_size": embed_size,
+                       "num_hiddens": num_hiddens, "num_layers": num_layers,
+                       "dropout": float(dropout)}
+        self.vocab_size, self.num_hiddens, self.num_layers = (
+            vocab_size, num_hiddens, num_layers)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
                           dropout=dropout if num_layers > 1 else 0.0)
         self.dense = nn.Linear(num_hiddens, vocab_size)
 
-    def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor], *args: Any) -> State:
+    def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
+                   *args: Any) -> State:
         _, enc_state = enc_outputs  # (L, B, H)
-        if enc_state.shape[0] != self.num_layers or enc_state.shape[2] != self.num_hiddens:
-            raise ValueError(f"the encoder's state has shape {tuple(enc_state.shape)}: the decoder needs "
-                             f"(num_layers={self.num_layers}, batch, num_hiddens={self.num_hiddens})")
-        return enc_state, enc_state[-1]  # (hidden, context): the context is the top layer's final state
+        if (enc_state.shape[0] != self.num_layers
+                or enc_state.shape[2] != self.num_hiddens):
+            raise ValueError(f"the encoder's state has shape {tuple(enc_state.shape)}: "
+                             f"the decoder needs (num_layers={self.num_layers}, batch, "
+                             f"num_hiddens={self.num_hiddens})")
+        # (hidden, context): the context is the top layer's final state
+        return enc_state, enc_state[-1]
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         outputs, state = self.features(X, state)  # (B, T, H)
         return self.dense(outputs), state  # logits (B, T, V)
 
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the state."""
+        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the
+        state."""
         _check_tokens(X, self.vocab_size, "the decoder input X")
         hidden, context = state
         emb = self.embedding(X.T)  # (T, B, embed_size)
-        context_every_step = context.unsqueeze(0).expand(emb.shape[0], -1, -1)  # (T, B, H)
-        outputs, hidden = self.rnn(torch.cat((emb, context_every_step), dim=2), hidden)  # (T, B, H)
+        # (T, B, H)
+        context_every_step = context.unsqueeze(0).expand(emb.shape[0], -1, -1)
+        # (T, B, H)
+        outputs, hidden = self.rnn(torch.cat((emb, context_every_step), dim=2), hidden)
         return outputs.transpose(0, 1), (hidden, context)
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
@@ -219,33 +247,37 @@ class Seq2SeqDecoder(Decoder):
 class Seq2SeqAttentionDecoder(Decoder):
     """A GRU decoder with additive attention (Bahdanau et al. 2015), as in the notes'
     attention chapter: at step t the query is the top layer's previous hidden state, the
-    keys and values are the encoder's outputs (its padding masked out), and the attention
-    context is concatenated to the embedded input token.
+    keys and values are the encoder's outputs (its padding masked out), and the
+    attention context is concatenated to the embedded input token.
 
     The state is ``(enc_outputs (B, S, H), hidden (L, B, H), enc_valid_len (B,))``;
     ``init_state(enc_outputs, enc_valid_len)``; ``forward(X (B, T), state)`` returns
     ``(logits (B, T, V), state)``. The first hidden state is the encoder's final state.
 
-    ``adaptive_cutoffs`` (optional, e.g. ``(2000, 6000)``) replaces the output layer by an
-    adaptive softmax (``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017): the frequent
-    tokens (the vocabulary is sorted by frequency) get a full-size output, rarer ones
-    smaller clusters, so training costs much less per token; ``forward`` then returns
-    log-probabilities (B, T, V), which are valid logits.
+    ``adaptive_cutoffs`` (optional, e.g. ``(2000, 6000)``) replaces the output layer by
+    an adaptive softmax (``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017): the
+    frequent tokens (the vocabulary is sorted by frequency) get a full-size output,
+    rarer ones smaller clusters, so training costs much less per token; ``forward`` then
+    returns log-probabilities (B, T, V), which are valid logits.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
-                 dropout: float = 0, adaptive_cutoffs: Sequence[int] | None = None) -> None:
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
+                 num_layers: int, dropout: float = 0,
+                 adaptive_cutoffs: Sequence[int] | None = None) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
-        self.config = {"vocab_size": vocab_size, "embed_size": embed_size, "num_hiddens": num_hiddens,
-                       "num_layers": num_layers, "dropout": float(dropout)}
+        self.config = {"vocab_size": vocab_size, "embed_size": embed_size,
+                       "num_hiddens": num_hiddens, "num_layers": num_layers,
+                       "dropout": float(dropout)}
         if adaptive_cutoffs is not None:
             cutoffs = [int(c) for c in adaptive_cutoffs]
-            if not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= vocab_size:
-                raise ValueError(f"adaptive_cutoffs must be increasing integers in [1, vocab_size={vocab_size}), "
-                                 f"got {adaptive_cutoffs!r}")
+            if (not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1
+                    or cutoffs[-1] >= vocab_size):
+                raise ValueError("adaptive_cutoffs must be increasing integers in [1, "
+                                 f"vocab_size={vocab_size}), got {adaptive_cutoffs!r}")
             self.config["adaptive_cutoffs"] = cutoffs
-        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.vocab_size, self.num_hiddens, self.num_layers = (
+            vocab_size, num_hiddens, num_layers)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.W_q = nn.Linear(num_hiddens, num_hiddens, bias=False)
         self.W_k = nn.Linear(num_hiddens, num_hiddens, bias=False)
@@ -256,15 +288,17 @@ class Seq2SeqAttentionDecoder(Decoder):
         if adaptive_cutoffs is None:
             self.dense = nn.Linear(num_hiddens, vocab_size)
         else:
-            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, self.config["adaptive_cutoffs"],
-                                                          div_value=4.0)
-            self.dense = self._adaptive_log_probs  # (..., H) -> (..., V) log-probabilities
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
+                num_hiddens, vocab_size, self.config["adaptive_cutoffs"], div_value=4.0)
+            # (..., H) -> (..., V) log-probabilities
+            self.dense = self._adaptive_log_probs
 
     def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
                    enc_valid_len: torch.Tensor | None = None, *args: Any) -> State:
         outputs, hidden = enc_outputs  # (S, B, H), (L, B, H)
         if enc_valid_len is None:
-            enc_valid_len = torch.full((outputs.shape[1],), outputs.shape[0], dtype=torch.long)
+            enc_valid_len = torch.full((outputs.shape[1],), outputs.shape[0],
+                                       dtype=torch.long)
         return outputs.transpose(0, 1), hidden, enc_valid_len.to(outputs.device)
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -276,109 +310,133 @@ class Seq2SeqAttentionDecoder(Decoder):
         return flat.reshape(*outputs.shape[:-1], flat.shape[-1])
 
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the state."""
+        """The top layer's outputs (B, T, H) before the output layer ``dense``, and the
+        state."""
         _check_tokens(X, self.vocab_size, "the decoder input X")
         enc_outputs, hidden, enc_valid_len = state
         keys = self.W_k(enc_outputs)  # (B, S, H): computed once for every step
         # (B, S): True at the source positions that hold real tokens
-        mask = torch.arange(enc_outputs.shape[1], device=X.device)[None, :] < enc_valid_len[:, None]
+        mask = (torch.arange(enc_outputs.shape[1], device=X.device)[None, :]
+                < enc_valid_len[:, None])
         emb = self.dropout(self.embedding(X.T))  # (T, B, embed_size)
         outputs = []
         for x in emb:  # x: (B, embed_size)
             query = self.W_q(hidden[-1]).unsqueeze(1)  # (B, 1, H)
             scores = self.w_v(torch.tanh(query + keys)).squeeze(2)  # (B, S)
-            weights = torch.softmax(scores.masked_fill(~mask, -1e6), dim=1)  # padding gets weight ~0
+            # padding gets weight ~0
+            weights = torch.softmax(scores.masked_fill(~mask, -1e6), dim=1)
             context = torch.bmm(weights.unsqueeze(1), enc_outputs).squeeze(1)  # (B, H)
             out, hidden = self.rnn(torch.cat((x, context), dim=1).unsqueeze(0), hidden)
             outputs.append(out)
-        return torch.cat(outputs, dim=0).transpose(0, 1), (enc_outputs, hidden, enc_valid_len)
+        return (torch.cat(outputs, dim=0).transpose(0, 1),
+                (enc_outputs, hidden, enc_valid_len))
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
         enc_outputs, hidden, enc_valid_len = state
         return enc_outputs[index], hidden[:, index], enc_valid_len[index]
 
 
-_DECODERS = {"Seq2SeqDecoder": Seq2SeqDecoder, "Seq2SeqAttentionDecoder": Seq2SeqAttentionDecoder}
+_DECODERS = {"Seq2SeqDecoder": Seq2SeqDecoder,
+             "Seq2SeqAttentionDecoder": Seq2SeqAttentionDecoder}
 
 
-def build_translator(src_vocab_size: int, tgt_vocab_size: int, embed_size: int, num_hiddens: int,
-                     num_layers: int, dropout: float = 0, attention: bool = False,
+def build_translator(src_vocab_size: int, tgt_vocab_size: int, embed_size: int,
+                     num_hiddens: int, num_layers: int, dropout: float = 0,
+                     attention: bool = False,
                      adaptive_cutoffs: Sequence[int] | None = None) -> EncoderDecoder:
     """A ``Seq2SeqEncoder`` and a ``Seq2SeqDecoder`` (or, with ``attention=True``, a
     ``Seq2SeqAttentionDecoder``, optionally with an adaptive softmax) of the same sizes,
     in an ``EncoderDecoder``."""
-    encoder = Seq2SeqEncoder(src_vocab_size, embed_size, num_hiddens, num_layers, dropout)
+    encoder = Seq2SeqEncoder(src_vocab_size, embed_size, num_hiddens, num_layers,
+                             dropout)
     if attention:
-        decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers, dropout,
-                                          adaptive_cutoffs)
+        decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, embed_size, num_hiddens,
+                                          num_layers, dropout, adaptive_cutoffs)
     elif adaptive_cutoffs is not None:
-        raise ValueError("adaptive_cutoffs needs attention=True (the Seq2SeqAttentionDecoder)")
+        raise ValueError("adaptive_cutoffs needs attention=True (the "
+                         "Seq2SeqAttentionDecoder)")
     else:
-        decoder = Seq2SeqDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers, dropout)
+        decoder = Seq2SeqDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers,
+                                 dropout)
     return EncoderDecoder(encoder, decoder)
 
 
-# --------------------------------------------------------------------------- the masked loss
+# ---------------------------------------------------------------------- the masked loss
 
-def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor, value: float = 0) -> torch.Tensor:
-    """A copy of ``X`` (B, T, ...) with the entries at positions ``t >= valid_len[b]`` of
-    each row ``b`` set to ``value``: ``sequence_mask([[1, 2, 3], [4, 5, 6]], [1, 2])`` is
-    ``[[1, 0, 0], [4, 5, 0]]``."""
+def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor,
+                  value: float = 0) -> torch.Tensor:
+    """A copy of ``X`` (B, T, ...) with the entries at positions ``t >= valid_len[b]``
+    of each row ``b`` set to ``value``:
+    ``sequence_mask([[1, 2, 3], [4, 5, 6]], [1, 2])`` is ``[[1, 0, 0], [4, 5, 0]]``."""
     if not isinstance(X, torch.Tensor) or X.dim() < 2:
-        raise ValueError(f"X must be a tensor of at least 2 dimensions (batch, num_steps, ...), got "
-                         f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
+        raise ValueError(
+            "X must be a tensor of at least 2 dimensions (batch, num_steps, ...), got "
+            f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
     valid_len = torch.as_tensor(valid_len, device=X.device)
     if valid_len.shape != (X.shape[0],):
-        raise ValueError(f"valid_len must have shape (batch,) = ({X.shape[0]},), got {tuple(valid_len.shape)}")
+        raise ValueError(f"valid_len must have shape (batch,) = ({X.shape[0]},), got "
+                         f"{tuple(valid_len.shape)}")
     if valid_len.numel() and int(valid_len.min()) < 0:
         raise ValueError(f"valid lengths cannot be negative, got {valid_len.tolist()}")
-    keep = torch.arange(X.shape[1], device=X.device)[None, :] < valid_len[:, None]  # (B, T)
+    # (B, T)
+    keep = torch.arange(X.shape[1], device=X.device)[None, :] < valid_len[:, None]
     keep = keep.reshape(keep.shape + (1,) * (X.dim() - 2))
     return torch.where(keep, X, torch.as_tensor(value, dtype=X.dtype, device=X.device))
 
 
-def _check_loss_args(pred: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
+def _check_loss_args(pred: torch.Tensor, label: torch.Tensor,
+                     valid_len: torch.Tensor) -> torch.Tensor:
     if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
-        raise ValueError(f"pred must be logits of shape (batch, num_steps, vocab_size), got "
-                         f"{tuple(pred.shape) if isinstance(pred, torch.Tensor) else type(pred).__name__}")
+        raise ValueError(
+            "pred must be logits of shape (batch, num_steps, vocab_size), got "
+            f"{tuple(pred.shape) if isinstance(pred, torch.Tensor) else type(pred).__name__}")
     if not isinstance(label, torch.Tensor) or label.shape != pred.shape[:2]:
-        raise ValueError(f"label must have shape (batch, num_steps) = {tuple(pred.shape[:2])}, got "
-                         f"{tuple(label.shape) if isinstance(label, torch.Tensor) else type(label).__name__}")
+        raise ValueError(
+            f"label must have shape (batch, num_steps) = {tuple(pred.shape[:2])}, got "
+            f"{tuple(label.shape) if isinstance(label, torch.Tensor) else type(label).__name__}")
     valid_len = torch.as_tensor(valid_len, device=pred.device)
     if valid_len.shape != (pred.shape[0],):
-        raise ValueError(f"valid_len must have shape (batch,) = ({pred.shape[0]},), got {tuple(valid_len.shape)}")
-    if valid_len.numel() and (int(valid_len.min()) < 0 or int(valid_len.max()) > pred.shape[1]):
-        raise ValueError(f"valid lengths must lie in [0, num_steps={pred.shape[1]}], got {valid_len.tolist()}")
+        raise ValueError(f"valid_len must have shape (batch,) = ({pred.shape[0]},), "
+                         f"got {tuple(valid_len.shape)}")
+    if valid_len.numel() and (int(valid_len.min()) < 0
+                              or int(valid_len.max()) > pred.shape[1]):
+        raise ValueError(f"valid lengths must lie in [0, num_steps={pred.shape[1]}], "
+                         f"got {valid_len.tolist()}")
     return valid_len
 
 
 class MaskedSoftmaxCELoss(nn.Module):
-    """``loss(pred (B, T, V), label (B, T), valid_len (B,))``: the mean cross-entropy over
-    the real tokens of the minibatch, Σ_b Σ_{t < valid_len[b]} CE / Σ_b valid_len[b]
-    (a 0-d tensor). Every real token weighs the same, whatever its sentence's length;
-    padding weighs nothing. ``label_smoothing`` is passed to ``F.cross_entropy``."""
+    """``loss(pred (B, T, V), label (B, T), valid_len (B,))``: the mean cross-entropy
+    over the real tokens of the minibatch, Σ_b Σ_{t < valid_len[b]} CE / Σ_b
+    valid_len[b] (a 0-d tensor). Every real token weighs the same, whatever its
+    sentence's length; padding weighs nothing. ``label_smoothing`` is passed to
+    ``F.cross_entropy``."""
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
         if not 0 <= label_smoothing < 1:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+            raise ValueError("label_smoothing must lie in [0, 1), got "
+                             f"{label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, pred: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, label: torch.Tensor,
+                valid_len: torch.Tensor) -> torch.Tensor:
         valid_len = _check_loss_args(pred, label, valid_len)
         num_tokens = valid_len.sum()
         if int(num_tokens) == 0:
-            raise ValueError("valid_len is all zeros: there is no real token to compute a loss on")
+            raise ValueError("valid_len is all zeros: there is no real token to "
+                             "compute a loss on")
         per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none",
                                     label_smoothing=self.label_smoothing)  # (B, T)
         return sequence_mask(per_token, valid_len).sum() / num_tokens
 
 
-def d2l_masked_loss(pred: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
-    """The notes' (d2l's) masked loss, for comparison: per sentence, the cross-entropy of its
-    real tokens summed and divided by ``num_steps`` (padding counted in the denominator):
-    a (B,) tensor; d2l's training loop backpropagates its sum. A short sentence's tokens
-    weigh less than a long one's (d2l issue 2076)."""
+def d2l_masked_loss(pred: torch.Tensor, label: torch.Tensor,
+                    valid_len: torch.Tensor) -> torch.Tensor:
+    """The notes' (d2l's) masked loss, for comparison: per sentence, the cross-entropy
+    of its real tokens summed and divided by ``num_steps`` (padding counted in the
+    denominator): a (B,) tensor; d2l's training loop backpropagates its sum. A short
+    sentence's tokens weigh less than a long one's (d2l issue 2076)."""
     valid_len = _check_loss_args(pred, label, valid_len)
     per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none")  # (B, T)
     return sequence_mask(per_token, valid_len).mean(dim=1)
@@ -387,32 +445,39 @@ def d2l_masked_loss(pred: torch.Tensor, label: torch.Tensor, valid_len: torch.Te
 # --------------------------------------------------------------------------- training
 
 def teacher_forcing_inputs(Y: torch.Tensor, bos: int) -> torch.Tensor:
-    """The decoder's input under teacher forcing: ``<bos>`` followed by the target without
-    its last token, (B, T) -> (B, T); the decoder learns to predict ``Y[:, t]`` from
-    ``Y[:, :t]``."""
+    """The decoder's input under teacher forcing: ``<bos>`` followed by the target
+    without its last token, (B, T) -> (B, T); the decoder learns to predict ``Y[:, t]``
+    from ``Y[:, :t]``."""
     bos_column = torch.full((Y.shape[0], 1), bos, dtype=Y.dtype, device=Y.device)
     return torch.cat((bos_column, Y[:, :-1]), dim=1)
 
 
-def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: int, device: torch.device,
+def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: int,
+                       device: torch.device,
                        loss_fn: nn.Module | None = None) -> tuple[torch.Tensor, int]:
-    """One minibatch ``(X, X_valid_len, Y, Y_valid_len)``: the masked mean cross-entropy of
-    the decoder's predictions under teacher forcing, and the number of real target tokens."""
+    """One minibatch ``(X, X_valid_len, Y, Y_valid_len)``: the masked mean cross-entropy
+    of the decoder's predictions under teacher forcing, and the number of real target
+    tokens."""
     X, X_valid_len, Y, Y_valid_len = (t.to(device, non_blocking=True) for t in batch)
     loss_fn = loss_fn or MaskedSoftmaxCELoss()
     dec_X = teacher_forcing_inputs(Y, bos)
-    if not hasattr(net.decoder, "features"):  # any decoder: logits everywhere, then the mask
+    # any decoder: logits everywhere, then the mask
+    if not hasattr(net.decoder, "features"):
         logits, _ = net(X, dec_X, X_valid_len)  # (B, T, V)
         return loss_fn(logits, Y, Y_valid_len), int(Y_valid_len.sum())
-    # The same loss, faster: the output layer (the costliest part, H x V per token) runs on
-    # the real target tokens only, not on the padding that the mask would discard anyway.
+    # The same loss, faster: the output layer (the costliest part, H x V per token) runs
+    # on the real target tokens only, not on the padding that the mask would discard
+    # anyway.
     state = net.decoder.init_state(net.encoder(X, X_valid_len), X_valid_len)
     outputs, _ = net.decoder.features(dec_X, state)  # (B, T, H)
-    real = torch.arange(Y.shape[1], device=Y.device)[None, :] < Y_valid_len[:, None]  # (B, T)
+    # (B, T)
+    real = torch.arange(Y.shape[1], device=Y.device)[None, :] < Y_valid_len[:, None]
     features = _maybe_dropout(net.decoder, outputs[real])  # (N, H), N real tokens
-    if hasattr(net.decoder, "adaptive"):  # adaptive softmax: its own (mean) negative log-likelihood
+    # adaptive softmax: its own (mean) negative log-likelihood
+    if hasattr(net.decoder, "adaptive"):
         if loss_fn.label_smoothing:
-            raise ValueError("label smoothing is not available with an adaptive softmax")
+            raise ValueError("label smoothing is not available with an adaptive "
+                             "softmax")
         return net.decoder.adaptive(features, Y[real]).loss, int(Y_valid_len.sum())
     logits = net.decoder.dense(features)  # (N, V)
     loss = F.cross_entropy(logits, Y[real], label_smoothing=loss_fn.label_smoothing)
@@ -427,16 +492,19 @@ def _maybe_dropout(decoder: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
 
 def _check_translator_vocab(net: nn.Module, tgt_vocab: Vocab) -> None:
     if not isinstance(tgt_vocab, Vocab):
-        raise TypeError(f"tgt_vocab must be an rnncourse.text.Vocab, got {type(tgt_vocab).__name__}")
+        raise TypeError("tgt_vocab must be an rnncourse.text.Vocab, got "
+                        f"{type(tgt_vocab).__name__}")
     for token in ("<pad>", "<bos>", "<eos>"):
         if token not in tgt_vocab:
-            raise ValueError(f"the target vocabulary has no {token!r}: build it with reserved_tokens "
-                             "['<pad>', '<bos>', '<eos>'] (rnncourse.translation.nmt_vocabs does)")
+            raise ValueError(f"the target vocabulary has no {token!r}: build it with "
+                             "reserved_tokens ['<pad>', '<bos>', '<eos>'] "
+                             "(rnncourse.translation.nmt_vocabs does)")
     decoder = getattr(net, "decoder", None)
     size = getattr(decoder, "vocab_size", None)
     if size is not None and size != len(tgt_vocab):
-        raise ValueError(f"the decoder predicts {size} tokens but the target vocabulary has {len(tgt_vocab)}: "
-                         "build the model with len(tgt_vocab)")
+        raise ValueError(f"the decoder predicts {size} tokens but the target "
+                         f"vocabulary has {len(tgt_vocab)}: build the model with "
+                         "len(tgt_vocab)")
 
 
 def _net_device(net: nn.Module) -> torch.device:
@@ -464,16 +532,20 @@ def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
     finally:
         net.train(was_training)
     if tokens == 0:
-        raise ValueError("the data iterator yielded no minibatches: nothing to evaluate")
+        raise ValueError("the data iterator yielded no minibatches: nothing to "
+                         "evaluate")
     return total / tokens
 
 
-def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None, num_epochs: int,
-                  tgt_vocab: Vocab, device: str | torch.device | None = None, *,
-                  optimizer: torch.optim.Optimizer | None = None, theta: float | None = 1.0,
-                  label_smoothing: float = 0.0, valid_iter: Iterable | None = None,
+def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
+                  num_epochs: int, tgt_vocab: Vocab,
+                  device: str | torch.device | None = None, *,
+                  optimizer: torch.optim.Optimizer | None = None,
+                  theta: float | None = 1.0, label_smoothing: float = 0.0,
+                  valid_iter: Iterable | None = None,
                   evaluate: Callable[[], float] | None = None, valid_every: int = 1,
-                  keep_best: bool = False, patience: int | None = None, max_seconds: float | None = None,
+                  keep_best: bool = False, patience: int | None = None,
+                  max_seconds: float | None = None,
                   lr_schedule: Callable[[int], float] | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None,
                   progress: bool | None = None, plot: bool | None = None) -> dict:
@@ -481,25 +553,29 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None, nu
     teacher forcing (the decoder reads ``<bos>`` + ``Y`` without its last token) and the
     masked loss, on the shared loop ``rnncourse.loop.fit``.
 
-    * **optimizer**: Adam with learning rate ``lr`` by default, or pass one (then ``lr`` may be None).
+    * **optimizer**: Adam with learning rate ``lr`` by default, or pass one (then ``lr``
+      may be None).
     * **clipping**: global gradient norm at most ``theta`` (``None``: off).
     * **validation** (optional): ``valid_iter`` scores the mean cross-entropy per target
-      token (``evaluate_loss``), or pass ``evaluate`` (any "lower is better" number, e.g.
-      minus a validation BLEU); every ``valid_every`` epochs; ``keep_best``, ``patience``.
+      token (``evaluate_loss``), or pass ``evaluate`` (any "lower is better" number,
+      e.g. minus a validation BLEU); every ``valid_every`` epochs; ``keep_best``,
+      ``patience``.
     * **budget**: ``max_seconds`` of wall-clock time (may stop mid-epoch).
     * **device**: ``None`` trains where the net is; a device moves the net there.
 
-    Returns ``fit``'s history dict (``loss`` per epoch is the mean training cross-entropy
-    per target token; ``valid``, ``best_epoch`` with validation; ``tokens`` counts target
-    tokens, ``tokens_per_sec``, ``seconds``, ``stopped``, ...).
+    Returns ``fit``'s history dict (``loss`` per epoch is the mean training
+    cross-entropy per target token; ``valid``, ``best_epoch`` with validation;
+    ``tokens`` counts target tokens, ``tokens_per_sec``, ``seconds``, ``stopped``, ...).
     """
     from .loop import fit, plot_history
 
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+    if (isinstance(num_epochs, bool) or not isinstance(num_epochs, int)
+            or num_epochs < 1):
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     if optimizer is None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
                               or not lr > 0 or math.isinf(lr)):
-        raise ValueError(f"lr must be a positive finite number for the default Adam optimizer, got {lr!r}")
+        raise ValueError("lr must be a positive finite number for the default Adam "
+                         f"optimizer, got {lr!r}")
     if valid_iter is not None and evaluate is not None:
         raise ValueError("pass valid_iter or evaluate, not both")
     _check_translator_vocab(net, tgt_vocab)
@@ -519,9 +595,10 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None, nu
     was_training = net.training
     net.train()
     try:
-        history = fit(net, data_iter, batch_loss, num_epochs, optimizer, theta=theta, evaluate=evaluate,
-                      valid_every=valid_every, keep_best=keep_best, patience=patience,
-                      max_seconds=max_seconds, lr_schedule=lr_schedule, on_epoch_end=on_epoch_end,
+        history = fit(net, data_iter, batch_loss, num_epochs, optimizer, theta=theta,
+                      evaluate=evaluate, valid_every=valid_every, keep_best=keep_best,
+                      patience=patience, max_seconds=max_seconds,
+                      lr_schedule=lr_schedule, on_epoch_end=on_epoch_end,
                       progress=progress, desc="seq2seq")
     finally:
         net.train(was_training)
@@ -536,7 +613,7 @@ def _in_ipython_kernel() -> bool:
     return in_kernel()
 
 
-# --------------------------------------------------------------------------- save and load
+# ------------------------------------------------------------------------ save and load
 
 _FORMAT = "rnncourse-translator"
 
@@ -546,24 +623,27 @@ def _vocab_dict(vocab: Vocab) -> dict:
             "token_freqs": [[token, int(count)] for token, count in vocab.token_freqs]}
 
 
-def save_translator(path: str | os.PathLike, net: EncoderDecoder, src_vocab: Vocab, tgt_vocab: Vocab,
-                    **extra: Any) -> None:
-    """Save an encoder–decoder built from this module's classes with its source and target
-    vocabularies (and plain ``extra`` data, e.g. ``num_steps`` or the history) to ``path``:
-    a plain dict written by ``torch.save`` that ``load_translator`` reads with
+def save_translator(path: str | os.PathLike, net: EncoderDecoder, src_vocab: Vocab,
+                    tgt_vocab: Vocab, **extra: Any) -> None:
+    """Save an encoder–decoder built from this module's classes with its source and
+    target vocabularies (and plain ``extra`` data, e.g. ``num_steps`` or the history) to
+    ``path``: a plain dict written by ``torch.save`` that ``load_translator`` reads with
     ``weights_only=True`` (a translator file cannot run code)."""
     from .train import _check_plain
 
-    if not isinstance(net, EncoderDecoder) or not isinstance(net.encoder, Seq2SeqEncoder) \
-            or type(net.decoder).__name__ not in _DECODERS:
-        raise TypeError("save_translator saves an EncoderDecoder of a Seq2SeqEncoder and a Seq2SeqDecoder or "
-                        f"Seq2SeqAttentionDecoder, got {type(net).__name__}")
+    if (not isinstance(net, EncoderDecoder)
+            or not isinstance(net.encoder, Seq2SeqEncoder)
+            or type(net.decoder).__name__ not in _DECODERS):
+        raise TypeError("save_translator saves an EncoderDecoder of a Seq2SeqEncoder "
+                        "and a Seq2SeqDecoder or Seq2SeqAttentionDecoder, got "
+                        f"{type(net).__name__}")
     if not isinstance(src_vocab, Vocab):
-        raise TypeError(f"src_vocab must be an rnncourse.text.Vocab, got {type(src_vocab).__name__}")
+        raise TypeError("src_vocab must be an rnncourse.text.Vocab, got "
+                        f"{type(src_vocab).__name__}")
     _check_translator_vocab(net, tgt_vocab)
     if net.encoder.vocab_size != len(src_vocab):
-        raise ValueError(f"the encoder reads {net.encoder.vocab_size} tokens but the source vocabulary has "
-                         f"{len(src_vocab)}")
+        raise ValueError(f"the encoder reads {net.encoder.vocab_size} tokens but the "
+                         f"source vocabulary has {len(src_vocab)}")
     _check_plain(extra, "extra")
     torch.save({
         "format": _FORMAT,
@@ -581,8 +661,9 @@ def save_translator(path: str | os.PathLike, net: EncoderDecoder, src_vocab: Voc
 def load_translator(path: str | os.PathLike, device: str | torch.device | None = None,
                     with_extra: bool = False) -> tuple:
     """Rebuild what ``save_translator`` saved: ``(net, src_vocab, tgt_vocab)``, or
-    ``(net, src_vocab, tgt_vocab, extra)`` with ``with_extra=True``. The net is on ``device``
-    (default: the CPU), in eval mode. A file that is not a translator raises ``ValueError``."""
+    ``(net, src_vocab, tgt_vocab, extra)`` with ``with_extra=True``. The net is on
+    ``device`` (default: the CPU), in eval mode. A file that is not a translator raises
+    ``ValueError``."""
     from .train import _vocab_from_dict
 
     where = os.fspath(path)
@@ -591,19 +672,27 @@ def load_translator(path: str | os.PathLike, device: str | torch.device | None =
     try:
         saved = torch.load(where, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated, not a torch file, or pickled code
-        raise ValueError(f"{where} is not a translator saved by rnncourse.seq2seq.save_translator "
+        raise ValueError(f"{where} is not a translator saved by "
+                         "rnncourse.seq2seq.save_translator "
                          f"(torch.load(weights_only=True) failed: {error})") from error
     if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
-        kind = "a language-model checkpoint (use rnncourse.train.load_checkpoint)" \
-            if isinstance(saved, dict) and saved.get("format") == "rnncourse-checkpoint" else "not a translator"
-        raise ValueError(f"{where} is {kind}: expected a file written by rnncourse.seq2seq.save_translator")
+        kind = ("a language-model checkpoint (use rnncourse.train.load_checkpoint)"
+                if (isinstance(saved, dict)
+                    and saved.get("format") == "rnncourse-checkpoint")
+                else "not a translator")
+        raise ValueError(f"{where} is {kind}: expected a file written by "
+                         "rnncourse.seq2seq.save_translator")
     if saved.get("version") != 1 or saved.get("decoder_class") not in _DECODERS:
-        raise ValueError(f"{where}: unsupported translator version {saved.get('version')!r} or decoder "
+        raise ValueError(f"{where}: unsupported translator version "
+                         f"{saved.get('version')!r} or decoder "
                          f"{saved.get('decoder_class')!r}")
-    net = EncoderDecoder(Seq2SeqEncoder(**saved["encoder"]), _DECODERS[saved["decoder_class"]](**saved["decoder"]))
+    net = EncoderDecoder(Seq2SeqEncoder(**saved["encoder"]),
+                         _DECODERS[saved["decoder_class"]](**saved["decoder"]))
     net.load_state_dict(saved["state_dict"])
     net.eval()
     if device is not None:
         net.to(device)
-    src_vocab, tgt_vocab = _vocab_from_dict(saved["src_vocab"]), _vocab_from_dict(saved["tgt_vocab"])
-    return (net, src_vocab, tgt_vocab, saved["extra"]) if with_extra else (net, src_vocab, tgt_vocab)
+    src_vocab, tgt_vocab = (_vocab_from_dict(saved["src_vocab"]),
+                            _vocab_from_dict(saved["tgt_vocab"]))
+    return ((net, src_vocab, tgt_vocab, saved["extra"]) if with_extra
+            else (net, src_vocab, tgt_vocab))
