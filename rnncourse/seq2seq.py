@@ -387,13 +387,15 @@ def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor,
 def _check_loss_args(pred: torch.Tensor, label: torch.Tensor,
                      valid_len: torch.Tensor) -> torch.Tensor:
     if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
-        raise ValueError(
-            "pred must be logits of shape (batch, num_steps, vocab_size), got "
-            f"{tuple(pred.shape) if isinstance(pred, torch.Tensor) else type(pred).__name__}")
+        got = (tuple(pred.shape) if isinstance(pred, torch.Tensor)
+               else type(pred).__name__)
+        raise ValueError("pred must be logits of shape (batch, num_steps, vocab_size), "
+                         f"got {got}")
     if not isinstance(label, torch.Tensor) or label.shape != pred.shape[:2]:
-        raise ValueError(
-            f"label must have shape (batch, num_steps) = {tuple(pred.shape[:2])}, got "
-            f"{tuple(label.shape) if isinstance(label, torch.Tensor) else type(label).__name__}")
+        got = (tuple(label.shape) if isinstance(label, torch.Tensor)
+               else type(label).__name__)
+        raise ValueError("label must have shape (batch, num_steps) = "
+                         f"{tuple(pred.shape[:2])}, got {got}")
     valid_len = torch.as_tensor(valid_len, device=pred.device)
     if valid_len.shape != (pred.shape[0],):
         raise ValueError(f"valid_len must have shape (batch,) = ({pred.shape[0]},), "

@@ -136,8 +136,8 @@ def _sampling_scheme(data_iter: Any, use_random_iter: bool | None, name: str,
             f"{name} samples {'randomly' if readable else 'sequentially'} (its "
             f"use_random_iter={readable}) but {parameter}={use_random_iter} was "
             f"passed: pass {parameter}={bool(readable)} (or leave it out), so that the "
-            "hidden state is "
-            f"{'reset for every minibatch' if readable else 'carried between minibatches'}")
+            "hidden state is " + ("reset for every minibatch" if readable
+                                  else "carried between minibatches"))
     return bool(readable)
 
 
