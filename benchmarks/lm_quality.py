@@ -70,6 +70,7 @@ otherwise: on the 2-core course machine, two threads were about 25 times slower 
 soon as any other process was busy. ``--quick`` trains each model for a second or two: a
 smoke run of the whole pipeline whose numbers mean nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,13 +95,23 @@ from rnncourse.utils import set_seed, try_gpu
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lm_quality.json"
 LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-EVAL_CHUNK = 500  # characters per evaluation minibatch; the state is carried across them
+EVAL_CHUNK = (
+    500  # characters per evaluation minibatch; the state is carried across them
+)
 EVAL_ROWS = {"train": 32, "valid": 8, "test": 1}
 NGRAM_ORDERS = range(1, 6)  # the orders of chapter 3's table
 
 # One recipe for the whole comparison table: only the architecture changes between rows.
-TABLE_RECIPE = dict(num_hiddens=256, dropout=0.2, lr=5e-3, lr_decay=0.9, batch_size=32, num_steps=32,
-                    theta=1.0, patience=3)
+TABLE_RECIPE = dict(
+    num_hiddens=256,
+    dropout=0.2,
+    lr=5e-3,
+    lr_decay=0.9,
+    batch_size=32,
+    num_steps=32,
+    theta=1.0,
+    patience=3,
+)
 # name -> (implementation, cell, num_layers)
 TABLE_MODELS = {
     "rnn_scratch": ("scratch", "rnn", 1),
@@ -121,16 +132,31 @@ TABLE_MODELS = {
 # and stopped about 4 epochs later (patience or budget); a machine that fits 8 epochs in the
 # budget should get the same weights (same seed, same computation on the same kind of CPU).
 BEST_NAME = "best"
-BEST_RECIPE = dict(implementation="concise", cell="lstm", num_layers=2, num_hiddens=256, dropout=0.2,
-                   lr=5e-3, lr_decay=0.9, batch_size=32, num_steps=32, theta=1.0, patience=4)
+BEST_RECIPE = dict(
+    implementation="concise",
+    cell="lstm",
+    num_layers=2,
+    num_hiddens=256,
+    dropout=0.2,
+    lr=5e-3,
+    lr_decay=0.9,
+    batch_size=32,
+    num_steps=32,
+    theta=1.0,
+    patience=4,
+)
 
 
 def best_row_name(r: dict) -> str:
     """The best recipe's name in the results, e.g. "best_lstm_concise_2x256" (layers x hidden units)."""
-    return f"best_{r['cell']}_{r['implementation']}_{r['num_layers']}x{r['num_hiddens']}"
+    return (
+        f"best_{r['cell']}_{r['implementation']}_{r['num_layers']}x{r['num_hiddens']}"
+    )
 
 
-def stream_batches(tokens: list[int], rows: int, chunk: int = EVAL_CHUNK) -> FixedBatches:
+def stream_batches(
+    tokens: list[int], rows: int, chunk: int = EVAL_CHUNK
+) -> FixedBatches:
     """Minibatches (X, Y), each (rows, <= chunk), that read ``tokens`` as ``rows`` contiguous
     streams, in order, with no random offset: for sequential evaluation with the state carried
     (a ``FixedBatches`` list with ``use_random_iter=False``, so ``evaluate_perplexity`` and
@@ -141,46 +167,92 @@ def stream_batches(tokens: list[int], rows: int, chunk: int = EVAL_CHUNK) -> Fix
     """
     length = (len(tokens) - 1) // rows
     if length < 1:
-        raise ValueError(f"{len(tokens)} tokens are too few for {rows} evaluation streams")
-    data = torch.tensor(tokens[:rows * length + 1], dtype=torch.long)
+        raise ValueError(
+            f"{len(tokens)} tokens are too few for {rows} evaluation streams"
+        )
+    data = torch.tensor(tokens[: rows * length + 1], dtype=torch.long)
     X = data[:-1].reshape(rows, length)
     Y = data[1:].reshape(rows, length)
-    return FixedBatches(((X[:, i:i + chunk], Y[:, i:i + chunk]) for i in range(0, length, chunk)),
-                        use_random_iter=False)
+    return FixedBatches(
+        ((X[:, i : i + chunk], Y[:, i : i + chunk]) for i in range(0, length, chunk)),
+        use_random_iter=False,
+    )
 
 
-def build_model(implementation: str, cell: str, num_layers: int, num_hiddens: int, dropout: float,
-                vocab_size: int) -> nn.Module:
+def build_model(
+    implementation: str,
+    cell: str,
+    num_layers: int,
+    num_hiddens: int,
+    dropout: float,
+    vocab_size: int,
+) -> nn.Module:
     """A character language model: scratch cells (``RNNModelScratch``) or ``torch.nn`` (``RNNModel``).
     ``dropout`` acts between stacked layers only, so a one-layer model has none."""
     dropout = dropout if num_layers > 1 else 0.0
     if implementation == "scratch":
-        return RNNModelScratch(vocab_size, num_hiddens, cell=cell, num_layers=num_layers, dropout=dropout)
-    layer = LAYERS[cell](vocab_size, num_hiddens, num_layers=num_layers, dropout=dropout)
+        return RNNModelScratch(
+            vocab_size, num_hiddens, cell=cell, num_layers=num_layers, dropout=dropout
+        )
+    layer = LAYERS[cell](
+        vocab_size, num_hiddens, num_layers=num_layers, dropout=dropout
+    )
     return RNNModel(layer, vocab_size)
 
 
-def train_and_evaluate(name: str, spec: dict, seconds: float, splits: dict, vocab, device: torch.device,
-                       seed: int) -> dict:
-    """Train one model within ``seconds`` (wall clock) and measure it on the three parts."""
+def train_and_evaluate(
+    name: str,
+    spec: dict,
+    seconds: float,
+    splits: dict,
+    vocab,
+    device: torch.device,
+    seed: int,
+) -> dict:
+    """Train one model for ``seconds`` (wall clock); measure it on the three parts."""
     set_seed(seed)
-    net = build_model(spec["implementation"], spec["cell"], spec["num_layers"], spec["num_hiddens"],
-                      spec["dropout"], len(vocab)).to(device)
-    train_iter = SeqDataLoader(splits["train"], spec["batch_size"], spec["num_steps"], use_random_iter=False)
+    net = build_model(
+        spec["implementation"],
+        spec["cell"],
+        spec["num_layers"],
+        spec["num_hiddens"],
+        spec["dropout"],
+        len(vocab),
+    ).to(device)
+    train_iter = SeqDataLoader(
+        splits["train"], spec["batch_size"], spec["num_steps"], use_random_iter=False
+    )
     valid_iter = stream_batches(splits["valid"], EVAL_ROWS["valid"])
     optimizer = torch.optim.Adam(net.parameters(), lr=spec["lr"])
     lr, decay = spec["lr"], spec["lr_decay"]
-    history = train_lm(net, train_iter, vocab, lr=None, num_epochs=1000, device=device, optimizer=optimizer,
-                       theta=spec["theta"], valid_iter=valid_iter, keep_best=True, patience=spec["patience"],
-                       max_seconds=seconds, lr_schedule=lambda epoch: lr * decay ** (epoch - 1),
-                       progress=False, plot=False)
+    history = train_lm(
+        net,
+        train_iter,
+        vocab,
+        lr=None,
+        num_epochs=1000,
+        device=device,
+        optimizer=optimizer,
+        theta=spec["theta"],
+        valid_iter=valid_iter,
+        keep_best=True,
+        patience=spec["patience"],
+        max_seconds=seconds,
+        lr_schedule=lambda epoch: lr * decay ** (epoch - 1),
+        progress=False,
+        plot=False,
+    )
     row = {
         "name": name,
         **{k: spec[k] for k in ("implementation", "cell", "num_layers", "num_hiddens")},
         "params": sum(p.numel() for p in net.parameters()),
-        "train_ppl": evaluate_perplexity(net, stream_batches(splits["train"], EVAL_ROWS["train"]), device),
+        "train_ppl": evaluate_perplexity(
+            net, stream_batches(splits["train"], EVAL_ROWS["train"]), device
+        ),
         "valid_ppl": history["best_valid_perplexity"],
-        "test_ppl": evaluate_perplexity(net, stream_batches(splits["test"], EVAL_ROWS["test"]), device),
+        "test_ppl": evaluate_perplexity(
+            net, stream_batches(splits["test"], EVAL_ROWS["test"]), device
+        ),
         "tokens_per_sec": history["tokens_per_sec"],
         "seconds": history["wall_seconds"],
         "train_seconds": history["seconds"],
@@ -189,7 +261,9 @@ def train_and_evaluate(name: str, spec: dict, seconds: float, splits: dict, voca
         "stopped": history["stopped"],
         "budget_seconds": seconds,
         "valid_curve": history["valid_perplexity"],  # after every epoch (valid_every=1)
-        "train_curve": history["perplexity"],  # running mean over each epoch's minibatches, dropout on
+        "train_curve": history[
+            "perplexity"
+        ],  # running mean over each epoch's minibatches, dropout on
     }
     return row
 
@@ -198,12 +272,25 @@ def machine_info(device: torch.device) -> dict:
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            cpu = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in f
+                    if line.startswith("model name")
+                ),
+                cpu,
+            )
     except OSError:
         pass
-    info = {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "device": str(device)}
+    info = {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -217,13 +304,19 @@ def load_average() -> list[float] | None:
 
 
 def format_table(rows: list[dict], ngram_best: dict) -> str:
-    lines = [f"{'model':<24} {'params':>9} {'train':>7} {'valid':>7} {'test':>7} {'tok/s':>8} {'seconds':>8} {'epochs':>6}"]
+    lines = [
+        f"{'model':<24} {'params':>9} {'train':>7} {'valid':>7} {'test':>7} {'tok/s':>8} {'seconds':>8} {'epochs':>6}"
+    ]
     for r in rows:
-        lines.append(f"{r['name']:<24} {r['params']:>9,} {r['train_ppl']:>7.2f} {r['valid_ppl']:>7.2f} "
-                     f"{r['test_ppl']:>7.2f} {r['tokens_per_sec']:>8,.0f} {r['seconds']:>8.1f} {r['epochs']:>6}")
+        lines.append(
+            f"{r['name']:<24} {r['params']:>9,} {r['train_ppl']:>7.2f} {r['valid_ppl']:>7.2f} "
+            f"{r['test_ppl']:>7.2f} {r['tokens_per_sec']:>8,.0f} {r['seconds']:>8.1f} {r['epochs']:>6}"
+        )
     nb = ngram_best
-    lines.append(f"{'%d-gram (eps=%g)' % (nb['order'], nb['eps']):<24} {'':>9} {nb['train_ppl']:>7.2f} "
-                 f"{nb['valid_ppl']:>7.2f} {nb['test_ppl']:>7.2f}")
+    lines.append(
+        f"{'%d-gram (eps=%g)' % (nb['order'], nb['eps']):<24} {'':>9} {nb['train_ppl']:>7.2f} "
+        f"{nb['valid_ppl']:>7.2f} {nb['test_ppl']:>7.2f}"
+    )
     return "\n".join(lines)
 
 
@@ -234,38 +327,78 @@ def parse_recipe(text: str) -> dict:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or key not in BEST_RECIPE:
-            raise ValueError(f"--recipe takes key=value pairs with keys among {', '.join(BEST_RECIPE)}; got {item!r}")
+            raise ValueError(
+                f"--recipe takes key=value pairs with keys among {', '.join(BEST_RECIPE)}; got {item!r}"
+            )
         try:
             recipe[key] = type(BEST_RECIPE[key])(value)
         except ValueError:
-            raise ValueError(f"--recipe {key}={value!r}: expected a {type(BEST_RECIPE[key]).__name__}") from None
-    if recipe["implementation"] not in ("scratch", "concise") or recipe["cell"] not in LAYERS:
-        raise ValueError(f"--recipe: implementation must be scratch or concise and cell one of {', '.join(LAYERS)}")
+            raise ValueError(
+                f"--recipe {key}={value!r}: expected a {type(BEST_RECIPE[key]).__name__}"
+            ) from None
+    if (
+        recipe["implementation"] not in ("scratch", "concise")
+        or recipe["cell"] not in LAYERS
+    ):
+        raise ValueError(
+            f"--recipe: implementation must be scratch or concise and cell one of {', '.join(LAYERS)}"
+        )
     return recipe
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     names = list(TABLE_MODELS) + [BEST_NAME]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--budget-seconds", type=float, default=180.0,
-                   help="wall-clock training budget of the best recipe (default 180)")
-    p.add_argument("--table-seconds", type=float, default=45.0,
-                   help="wall-clock training budget of each model of the comparison table (default 45)")
-    p.add_argument("--models", default=",".join(names),
-                   help=f"comma-separated subset of: {', '.join(names)} (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1.5 s per table model and 3 s for the best recipe; writes no file unless --out")
-    p.add_argument("--out", type=pathlib.Path, default=None,
-                   help=f"results file (default for the full comparison: {RESULTS.relative_to(RESULTS.parents[2])}; "
-                        "a subset of --models or --quick writes none unless --out is given)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: the first GPU, else the CPU)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1). On the course's 2-core machine two threads were up to "
-                        "25 times slower than one whenever any other process used a core")
-    p.add_argument("--recipe", default="",
-                   help="change the best recipe, e.g. --recipe cell=gru,num_hiddens=320,dropout=0.3 "
-                        f"(keys: {', '.join(BEST_RECIPE)})")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=180.0,
+        help="wall-clock training budget of the best recipe (default 180)",
+    )
+    p.add_argument(
+        "--table-seconds",
+        type=float,
+        default=45.0,
+        help="wall-clock training budget of each model of the comparison table (default 45)",
+    )
+    p.add_argument(
+        "--models",
+        default=",".join(names),
+        help=f"comma-separated subset of: {', '.join(names)} (default: all)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1.5 s per table model and 3 s for the best recipe; writes no file unless --out",
+    )
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help=f"results file (default for the full comparison: {RESULTS.relative_to(RESULTS.parents[2])}; "
+        "a subset of --models or --quick writes none unless --out is given)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, cuda:1, ... (default: the first GPU, else the CPU)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1). On the course's 2-core machine two threads were up to "
+        "25 times slower than one whenever any other process used a core",
+    )
+    p.add_argument(
+        "--recipe",
+        default="",
+        help="change the best recipe, e.g. --recipe cell=gru,num_hiddens=320,dropout=0.3 "
+        f"(keys: {', '.join(BEST_RECIPE)})",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     requested = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -285,7 +418,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.table_seconds, args.budget_seconds = 1.5, 3.0
     if args.out is None and not args.quick and args.models == names:
-        args.out = RESULTS  # only a full comparison replaces the results file the book shows
+        args.out = (
+            RESULTS  # only a full comparison replaces the results file the book shows
+        )
     return args
 
 
@@ -300,34 +435,74 @@ def main(argv: list[str] | None = None) -> dict:
     corpus, vocab = load_corpus_time_machine(-1, token="char")
     train, valid, test = train_valid_test_split(corpus)
     splits = {"train": train, "valid": valid, "test": test}
-    print(f"Time Machine, characters: {len(corpus):,} tokens, vocabulary {len(vocab)}; "
-          f"train {len(train):,} / valid {len(valid):,} / test {len(test):,}", flush=True)
+    print(
+        f"Time Machine, characters: {len(corpus):,} tokens, vocabulary {len(vocab)}; "
+        f"train {len(train):,} / valid {len(valid):,} / test {len(test):,}",
+        flush=True,
+    )
 
-    ngram_rows = laplace_table(train, valid, test, orders=NGRAM_ORDERS)  # chapter 3's table
-    ngram_rows = [{k: r[k] for k in ("order", "eps", "train_ppl", "valid_ppl", "test_ppl")} for r in ngram_rows]
-    ngram_best = min(ngram_rows, key=lambda r: r["valid_ppl"])  # chosen on the validation slice
+    ngram_rows = laplace_table(
+        train, valid, test, orders=NGRAM_ORDERS
+    )  # chapter 3's table
+    ngram_rows = [
+        {k: r[k] for k in ("order", "eps", "train_ppl", "valid_ppl", "test_ppl")}
+        for r in ngram_rows
+    ]
+    ngram_best = min(
+        ngram_rows, key=lambda r: r["valid_ppl"]
+    )  # chosen on the validation slice
     for r in ngram_rows:
-        print(f"  {r['order']}-gram eps={r['eps']:<6g} valid {r['valid_ppl']:.3f}  test {r['test_ppl']:.3f}", flush=True)
+        print(
+            f"  {r['order']}-gram eps={r['eps']:<6g} valid {r['valid_ppl']:.3f}  test {r['test_ppl']:.3f}",
+            flush=True,
+        )
 
     rows = []
     for name in [m for m in TABLE_MODELS if m in args.models]:
         implementation, cell, num_layers = TABLE_MODELS[name]
-        spec = dict(TABLE_RECIPE, implementation=implementation, cell=cell, num_layers=num_layers)
-        rows.append(train_and_evaluate(name, spec, args.table_seconds, splits, vocab, device, args.seed))
+        spec = dict(
+            TABLE_RECIPE,
+            implementation=implementation,
+            cell=cell,
+            num_layers=num_layers,
+        )
+        rows.append(
+            train_and_evaluate(
+                name, spec, args.table_seconds, splits, vocab, device, args.seed
+            )
+        )
         r = rows[-1]
-        print(f"  {name:<18} valid {r['valid_ppl']:.3f}  test {r['test_ppl']:.3f}  "
-              f"{r['seconds']:.0f} s, {r['epochs']} epochs", flush=True)
+        print(
+            f"  {name:<18} valid {r['valid_ppl']:.3f}  test {r['test_ppl']:.3f}  "
+            f"{r['seconds']:.0f} s, {r['epochs']} epochs",
+            flush=True,
+        )
 
     best = None
     if BEST_NAME in args.models:
-        best = train_and_evaluate(best_row_name(args.recipe), args.recipe, args.budget_seconds, splits, vocab,
-                                  device, args.seed)
+        best = train_and_evaluate(
+            best_row_name(args.recipe),
+            args.recipe,
+            args.budget_seconds,
+            splits,
+            vocab,
+            device,
+            args.seed,
+        )
         best["recipe"] = args.recipe
-        print(f"  {'best recipe':<18} valid {best['valid_ppl']:.3f}  test {best['test_ppl']:.3f}  "
-              f"{best['seconds']:.0f} s, {best['epochs']} epochs", flush=True)
+        print(
+            f"  {'best recipe':<18} valid {best['valid_ppl']:.3f}  test {best['test_ppl']:.3f}  "
+            f"{best['seconds']:.0f} s, {best['epochs']} epochs",
+            flush=True,
+        )
 
     results = {
-        "command": " ".join(["python benchmarks/lm_quality.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip(),
+        "command": " ".join(
+            [
+                "python benchmarks/lm_quality.py",
+                shlex.join(sys.argv[1:] if argv is None else argv),
+            ]
+        ).strip(),
         "date": started.isoformat(timespec="seconds"),
         "machine": machine_info(device),
         "load_average_before": load_before,
@@ -335,11 +510,22 @@ def main(argv: list[str] | None = None) -> dict:
         "total_seconds": time.perf_counter() - run_start,
         "quick": args.quick,
         "seed": args.seed,
-        "data": {"corpus": "time_machine", "token": "char", "vocab_size": len(vocab), "tokens": len(corpus),
-                 "split": "rnncourse.ngram.train_valid_test_split(corpus) (valid_frac=0.1, test_frac=0.1)",
-                 "train": len(train), "valid": len(valid), "test": len(test),
-                 "eval_rows": EVAL_ROWS, "eval_chunk": EVAL_CHUNK},
-        "budgets": {"table_seconds": args.table_seconds, "budget_seconds": args.budget_seconds},
+        "data": {
+            "corpus": "time_machine",
+            "token": "char",
+            "vocab_size": len(vocab),
+            "tokens": len(corpus),
+            "split": "rnncourse.ngram.train_valid_test_split(corpus) (valid_frac=0.1, test_frac=0.1)",
+            "train": len(train),
+            "valid": len(valid),
+            "test": len(test),
+            "eval_rows": EVAL_ROWS,
+            "eval_chunk": EVAL_CHUNK,
+        },
+        "budgets": {
+            "table_seconds": args.table_seconds,
+            "budget_seconds": args.budget_seconds,
+        },
         "table_recipe": dict(TABLE_RECIPE, optimizer="Adam", sampling="sequential"),
         "ngram": ngram_rows,
         "ngram_best": ngram_best,
@@ -357,8 +543,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\nwrote {args.out}")
     # the winner: the best recipe when it ran, else the table's best by validation perplexity
     winner = best if best is not None else min(rows, key=lambda r: r["valid_ppl"])
-    print(f"best: {winner['name']} valid_ppl={winner['test_ppl']:.3f} ngram_ppl={ngram_best['test_ppl']:.3f} "
-          f"seconds={winner['seconds']:.1f}")
+    print(
+        f"best: {winner['name']} valid_ppl={winner['test_ppl']:.3f} ngram_ppl={ngram_best['test_ppl']:.3f} "
+        f"seconds={winner['seconds']:.1f}"
+    )
     return results
 
 

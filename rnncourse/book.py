@@ -27,6 +27,8 @@ _PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent
 
 def source_markdown(obj: Any) -> str:
     """The source of ``obj`` as a Markdown code block headed by its file and line."""
+    # a decorated function (@torch.no_grad()) would otherwise list the decorator's file
+    obj = inspect.unwrap(obj)
     lines, first_line = inspect.getsourcelines(obj)
     path = pathlib.Path(inspect.getsourcefile(obj)).resolve()
     try:

@@ -91,8 +91,13 @@ def rnncourse_imports(cells: list[tuple[int, dict]]) -> dict[str, object]:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnncourse"):
                 module = importlib.import_module(node.module)
                 for alias in node.names:
-                    if alias.name != "*":
-                        names[alias.asname or alias.name] = getattr(module, alias.name)
+                    if alias.name == "*":
+                        continue
+                    # `from rnncourse import ngram` names a submodule, imported on demand
+                    obj = getattr(module, alias.name, None)
+                    if obj is None:
+                        obj = importlib.import_module(f"{node.module}.{alias.name}")
+                    names[alias.asname or alias.name] = obj
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.startswith("rnncourse"):
