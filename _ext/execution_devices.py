@@ -116,7 +116,7 @@ def make_table(env, parent_docname: str) -> nodes.table:
         row += _cell(info["torch"])
         row += _cell(info["cuda"])
         row += _cell("-" if runtime is None else f"{runtime:.1f}")
-        row += _cell("-" if not exec_data else "✅" if exec_data.get("succeeded") else "❌")
+        row += _cell("-" if not exec_data else "ok" if exec_data.get("succeeded") else "failed")
         body += row
     return table
 
