@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["show_source", "source_markdown", "glue", "device_info", "record_device",
-           "DEVICE_GLUE_KEYS"]
+__all__ = ["show_source", "source_markdown", "glue", "check", "device_info",
+           "record_device", "DEVICE_GLUE_KEYS"]
 
 _PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -47,6 +47,10 @@ def show_source(*objs: Any) -> None:
         display(Markdown(source_markdown(obj)))
 
 
+# The names glued in this kernel, with their values: ``check`` refuses a name never glued.
+_GLUED: dict[str, Any] = {}
+
+
 def glue(name: str, value: Any, display: bool = False) -> Any:
     """Record ``value`` under ``name`` for ``{glue:...}`` roles in the prose; returns
     ``value``.
@@ -54,6 +58,7 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     Uses ``myst_nb.glue`` when it is installed (the book build), otherwise is a no-op
     (plus an ordinary display when ``display=True``).
     """
+    _GLUED[name] = value
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
@@ -63,6 +68,26 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+def check(name: str, holds: bool, message: str = "") -> None:
+    """Assert a claim that the prose makes about the glued value ``name``.
+
+    The book's convention for claims (``tests/test_book_claims.py`` enforces it on every
+    summary): a sentence whose truth depends on a measured value cites that value with
+    ``{glue:text}`name` `` and a cell of the chapter (usually hidden) holds the claim::
+
+        glue("ch08_gru_ppl", gru_ppl)
+        check("ch08_gru_ppl", gru_ppl < rnn_ppl, "the GRU beats the plain RNN")
+
+    Raises KeyError when ``name`` was never glued in this kernel (a typo would otherwise
+    check nothing) and AssertionError, naming the claim, when ``holds`` is false.
+    """
+    if name not in _GLUED:
+        raise KeyError(f"check({name!r}): no value was glued under that name")
+    if not holds:
+        raise AssertionError(f"claim about {name} = {_GLUED[name]!r} does not hold: "
+                             f"{message}")
 
 
 # The glue names record_device writes, read back by the book's _ext/execution_devices.py
