@@ -24,6 +24,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def _no_execution_log(monkeypatch):
+    """Unit tests that run record_device (or notebooks) are not chapter executions: keep
+    them out of the count that `make test` takes of the book's (RNNCOURSE_EXECUTION_LOG)."""
+    monkeypatch.delenv("RNNCOURSE_EXECUTION_LOG", raising=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Extract archives into a fresh cache, so tests never depend on a user's cache."""
