@@ -9,7 +9,11 @@ and its execution record (run time, success) to the build environment. The direc
     ```
 
 is replaced, once every document has been read and executed (a post-transform), by a table
-with one row per executed notebook: document, device, PyTorch, CUDA, run time, status. A
+with one row per executed notebook: document, device, PyTorch, CUDA, run time, status and
+the run it comes from, then the total run time. The book is built with execution off from
+one recorded run (tools/build_book.py): each notebook's ``metadata["rnncourse"]`` holds
+that run's ``run_id`` and the notebook's ``seconds``; a build that executes (MyST-NB's
+own record) is listed too. A
 notebook that never called ``record_device`` gets a warning (an error under ``-W``), so a
 chapter cannot silently drop out of the record. (In a build that executes nothing, the
 notebooks' stored records are listed, with no run time.)
@@ -38,7 +42,18 @@ LOGGER = logging.getLogger(__name__)
 # The key MyST-NB's own exec table sets on a document: when a notebook is re-executed,
 # documents carrying it are rebuilt, so the table is never stale in an incremental build.
 HAS_EXEC_TABLE = "has_exec_table"
-COLUMNS = ["Page", "Device", "PyTorch", "CUDA", "Run time (s)", "Status"]
+COLUMNS = ["Page", "Device", "PyTorch", "CUDA", "Run time (s)", "Status", "Run"]
+
+
+def read_run_record(env, docname: str) -> dict:
+    """``metadata["rnncourse"]`` of a notebook: ``{"run_id", "seconds", "executed_by"}``,
+    written by the one execution the book is built from (conftest.py under ``make test``,
+    tools/execute_notebooks.py under ``make book``); empty for a page that is no notebook
+    or a notebook that holds none."""
+    path = pathlib.Path(env.doc2path(docname))
+    if path.suffix != ".ipynb" or not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))["metadata"].get("rnncourse", {})
 
 
 class DeviceExecTableNode(nodes.General, nodes.Element):
@@ -93,11 +108,13 @@ def make_table(env, parent_docname: str) -> nodes.table:
     body = nodes.tbody()
     tgroup += body
     metadata = NbMetadataCollector.get_doc_data(env)
+    total = 0.0
     for docname in sorted(metadata):
         exec_data = metadata[docname].get("exec_data") or {}
+        record = read_run_record(env, docname)
         recorded = DEVICE_GLUE_KEYS["device"] in (metadata[docname].get("glue") or [])
-        if not exec_data and not recorded:
-            continue  # not a notebook, or one neither executed now nor holding a record
+        if not exec_data and not record and not recorded:
+            continue  # not a notebook, or one neither executed nor holding a record
         info = read_device_glue(output_folder.joinpath(*(docname + ".glue.json").split("/")))
         if info is None:
             LOGGER.warning(f"{docname}: the notebook did not call rnncourse.book.record_device"
@@ -109,15 +126,23 @@ def make_table(env, parent_docname: str) -> nodes.table:
                             refexplicit=True, refwarn=True, classes=["xref", "doc"])
         title = env.titles.get(docname)  # the page's title, as the table of contents shows it
         link += nodes.inline(text=title.astext() if title is not None else docname)
-        runtime = exec_data.get("runtime")
+        # a build from one recorded run (execution off) reads the run's own times
+        runtime = record.get("seconds", exec_data.get("runtime"))
+        succeeded = bool(record) or exec_data.get("succeeded")
+        total += runtime or 0.0
         row = nodes.row()
         row += _cell(link)
         row += _cell(info["device"])
         row += _cell(info["torch"])
         row += _cell(info["cuda"])
         row += _cell("-" if runtime is None else f"{runtime:.1f}")
-        row += _cell("-" if not exec_data else "ok" if exec_data.get("succeeded") else "failed")
+        row += _cell("-" if not (exec_data or record) else "ok" if succeeded else "failed")
+        row += _cell(record.get("run_id", "-")[:12])
         body += row
+    row = nodes.row()
+    for text in ["Total", "", "", "", f"{total:.1f}", "", ""]:
+        row += _cell(text)
+    body += row
     return table
 
 

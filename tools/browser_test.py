@@ -20,12 +20,16 @@ blocked and counted. At 400 px and 1280 px it checks that
 * no formula or code line sticks out of the text column, and at 1280 px no code line
   needs horizontal scrolling (shown code is kept within 88 columns);
 
-and that searching for "perplexity" returns results. A full-page screenshot of every
+and that searching for "perplexity" returns results. Before the browser starts, it checks
+that the book comes from one execution, the one recorded in ``--run`` (``run.json``, written
+by nbval under ``make test``): every download carries that run's identifier, and the
+Execution statistics page names that run on every row. A full-page screenshot of every
 page at both widths is saved under ``_build/screenshots/``.
 
 Usage::
 
     python tools/browser_test.py [--html _build/html] [--screenshots _build/screenshots]
+                                 [--run _build/executed/run.json]
 
 Exit status: 0 all checks pass; 1 a check failed; 2 no Chromium was found (with
 ``CI=true`` or ``--require``, that is a failure with status 1, saying why).
@@ -549,8 +553,39 @@ async def run(html_dir: pathlib.Path, shots: pathlib.Path, chromium: str, jobs: 
     return 0
 
 
+def check_one_run(html_dir: pathlib.Path, run_file: pathlib.Path) -> list[str]:
+    """What ties the built book to the run in ``run_file`` and does not hold (empty: all
+    holds): each downloadable notebook was executed in that run, and the Execution
+    statistics page names that run on each of its rows."""
+    if not run_file.is_file():
+        return [f"{run_file} does not exist: the book was not built from a recorded run"]
+    run_id = json.loads(run_file.read_text(encoding="utf-8"))["run_id"]
+    problems = []
+    downloads = sorted((html_dir / "_sources").rglob("*.ipynb"))
+    if not downloads:
+        problems.append(f"{html_dir / '_sources'} holds no notebook to download")
+    for path in downloads:
+        meta = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("rnncourse", {})
+        if meta.get("run_id") != run_id:
+            problems.append(f"{path.relative_to(html_dir)}: the download comes from run "
+                            f"{meta.get('run_id')}, not from run {run_id}")
+    stats = html_dir / "book" / "execution.html"
+    if stats.is_file():
+        html = stats.read_text(encoding="utf-8")
+        shown = html.count(f"<p>{run_id[:12]}</p>")
+        if shown != len(downloads):
+            problems.append(f"the Execution statistics page names run {run_id[:12]} on "
+                            f"{shown} rows, not on each of the {len(downloads)} notebooks")
+    else:
+        problems.append(f"{stats} is missing")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check the built book in headless Chromium.")
+    parser.add_argument("--run", type=pathlib.Path,
+                        default=pathlib.Path("_build/executed/run.json"),
+                        help="the run the book was built from (run.json of --nbval-save)")
     parser.add_argument("--html", type=pathlib.Path, default=pathlib.Path("_build/html"))
     parser.add_argument("--screenshots", type=pathlib.Path, default=pathlib.Path("_build/screenshots"))
     parser.add_argument("--jobs", type=int, default=3, help="pages checked at once")
@@ -559,6 +594,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="fail when no Chromium is found (implied by CI=true)")
     args = parser.parse_args(argv)
     required = args.require or os.environ.get("CI", "").lower() == "true"
+    if not (args.html / "index.html").is_file() and not list(args.html.glob("**/*.html")):
+        print(f"browser test: {args.html} holds no built book: run `make book` first", file=sys.stderr)
+        return 1
+    problems = check_one_run(args.html, args.run)
+    for problem in problems:
+        print(f"browser test: FAILED: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"browser test: every download and the Execution statistics come from the run "
+          f"in {args.run}")
     chromium = find_chromium()
     if chromium is None:
         how = ("install Debian's Chromium (`sudo apt-get install chromium`) or set "
@@ -571,9 +616,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{banner}\n!! browser test SKIPPED: no Chromium found. To run it, {how}.\n{banner}",
               file=sys.stderr)
         return 2
-    if not (args.html / "index.html").is_file() and not list(args.html.glob("**/*.html")):
-        print(f"browser test: {args.html} holds no built book: run `make book` first", file=sys.stderr)
-        return 1
     return asyncio.run(run(args.html, args.screenshots, chromium, args.jobs, args.pages))
 
 
