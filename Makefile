@@ -1,6 +1,8 @@
 # The two commands of the README:
-#   make book   build the executed book into _build/html
-#   make test   run every test: unit tests, nbval over every notebook, and the book build with -W
+#   make book   execute every notebook once and build the book from that run into _build/html
+#   make test   run every test: unit tests, nbval over every notebook (which executes each
+#               notebook once and keeps that run), the book built from nbval's run with -W,
+#               and the browser test
 # Both create .venv and install the pinned dependencies when needed.
 
 PYTHON ?= python3
@@ -36,23 +38,34 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
-# After every build, the download buttons get this build's executed notebooks
-# (tools/fix_downloads.py), so that a page and its download come from one run.
+# Each notebook is executed once per build, and the book is built from that run with
+# execution off (tools/build_book.py): the page, its download and, under `make test`, what
+# nbval checked come from one execution. `make test` lets nbval execute (conftest.py keeps
+# each notebook as nbval ran it, --nbval-save); `make book` executes without checking.
+# Every chapter appends a line to $RNNCOURSE_EXECUTION_LOG when it runs (record_device):
+# build_book.py counts them, one per notebook, or fails.
+EXECUTED := _build/executed
+EXECUTION_LOG := _build/executions.log
+
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python tools/fix_downloads.py _build
+	rm -f $(EXECUTION_LOG); mkdir -p _build
+	RNNCOURSE_EXECUTION_LOG=$(abspath $(EXECUTION_LOG)) \
+		$(BIN)/python tools/execute_notebooks.py --out $(EXECUTED) book/*.ipynb
+	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --execution-log $(EXECUTION_LOG)
 
 # The browser test (tools/browser_test.py) reads the built pages in headless Chromium.
 # Exit status 2 means no Chromium was found: locally that is a loud skip, with CI=true a
 # failure (the script decides; .ci/run installs chromium first when it can).
 test: $(STAMP)
-	$(BIN)/python -m pytest
-	$(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python tools/fix_downloads.py _build
+	rm -f $(EXECUTION_LOG); mkdir -p _build
+	RNNCOURSE_EXECUTION_LOG=$(abspath $(EXECUTION_LOG)) \
+		$(BIN)/python -m pytest --nbval-save $(EXECUTED)
+	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --execution-log $(EXECUTION_LOG)
 	@$(MAKE) --no-print-directory browser-test
 
 browser-test: $(STAMP)
-	@$(BIN)/python tools/browser_test.py --html _build/html --screenshots _build/screenshots; \
+	@$(BIN)/python tools/browser_test.py --html _build/html --screenshots _build/screenshots \
+		--run $(EXECUTED)/run.json; \
 	status=$$?; if [ $$status -eq 2 ]; then echo "make: the browser test was SKIPPED (no Chromium)"; exit 0; fi; \
 	exit $$status
 
@@ -60,7 +73,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 nbval: $(STAMP)
-	$(BIN)/python -m pytest book
+	$(BIN)/python -m pytest book --nbval-save $(EXECUTED)
 
 # Re-execute every notebook in place (after changing the package), so the stored
 # outputs that nbval compares against are current.

@@ -138,7 +138,7 @@ def test_ci_runs_the_readme_command_on_python_311_with_cached_verified_corpora()
 def test_ci_uploads_book_reports_and_screenshots_even_on_failure():
     steps = load("ci.yml")["jobs"]["test"]["steps"]
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert {s["with"]["path"] for s in uploads} == {"_build/html", "_build/html/reports", "_build/screenshots/"}
+    assert {s["with"]["path"] for s in uploads} == {"_build/html", "_build/executed/reports", "_build/screenshots/"}
     assert all(s["if"] == "always()" for s in uploads)
 
 
@@ -245,7 +245,7 @@ def test_gpu_job_checks_out_the_labelled_commit_and_runs_make_gpu_test():
     assert runs.index("nvidia-smi") < runs.index("make gpu-test")
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     paths = "\n".join(s["with"]["path"] for s in uploads)
-    assert "_build/gpu/" in paths and "_build/html/reports" in paths
+    assert "_build/gpu/" in paths and "_build/executed/reports" in paths
     assert all(s["if"] == "always()" for s in uploads)
 
 

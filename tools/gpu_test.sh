@@ -11,10 +11,12 @@
 # 2. RNNCOURSE_REQUIRE_CUDA=1, so rnncourse.utils.try_gpu() raises rather than falling back
 #    to the CPU: nothing below can silently be a CPU run.
 # 3. The unit tests, the `cuda`-marked ones included (-rs lists any skip).
-# 4. nbval over every notebook (--nbval-lax, the stored outputs); per-notebook times go to
-#    _build/gpu/notebook_times.json.
-# 5. The executed book (GPU_BOOK=1, the default): its Execution statistics page shows the
-#    device of every chapter, and failures leave reports in _build/html/reports/.
+# 4. nbval over every notebook (--nbval-lax, the stored outputs), which keeps the run it
+#    checked (--nbval-save _build/executed, see conftest.py); per-notebook times go to
+#    _build/gpu/notebook_times.json, a failing notebook's traceback to
+#    _build/executed/reports/.
+# 5. The book built from that same run (GPU_BOOK=1, the default; tools/build_book.py, no
+#    second execution): its Execution statistics page shows the device of every chapter.
 # 6. The throughput benchmark on CUDA: _build/gpu/rnn_throughput.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,23 +80,29 @@ echo "== gpu-test: unit tests, the cuda-marked ones included"
 "$PY" -m pytest tests -rs --junitxml="$OUT/unit-tests.xml"
 
 echo "== gpu-test: nbval over every notebook, on CUDA"
-"$PY" -m pytest book --nbval-lax --junitxml="$OUT/nbval.xml"
-"$PY" - "$OUT/nbval.xml" "$OUT/notebook_times.json" <<'PY'
-import collections, json, sys
-import xml.etree.ElementTree as ET
-times = collections.OrderedDict()
-for case in ET.parse(sys.argv[1]).iter("testcase"):  # one per cell; classname is the notebook
-    times[case.get("classname")] = times.get(case.get("classname"), 0.0) + float(case.get("time", 0))
+rm -f _build/executions.log
+set +e
+RNNCOURSE_EXECUTION_LOG="$PWD/_build/executions.log" \
+    "$PY" -m pytest book --nbval-lax --nbval-save _build/executed --junitxml="$OUT/nbval.xml"
+nbval_status=$?
+set -e
+"$PY" - _build/executed/run.json "$OUT/notebook_times.json" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1], encoding="utf-8"))
+times = {name: r["seconds"] for name, r in run["notebooks"].items()}
 with open(sys.argv[2], "w", encoding="utf-8") as f:
-    json.dump({"device": "cuda", "seconds_per_notebook": times}, f, indent=2)
+    json.dump({"device": "cuda", "run_id": run["run_id"], "seconds_per_notebook": times,
+               "status": {name: r["status"] for name, r in run["notebooks"].items()}},
+              f, indent=2)
 for name, seconds in times.items():
-    print(f"{name:<40}{seconds:8.1f} s")
+    print(f"{name:<40}{seconds:8.1f} s  {run['notebooks'][name]['status']}")
 print(f"{'total':<40}{sum(times.values()):8.1f} s")
 PY
+[[ $nbval_status -eq 0 ]] || { echo "gpu-test: nbval failed (reports in _build/executed/reports/)" >&2; exit 1; }
 
 if [[ "$GPU_BOOK" != "0" ]]; then
-    echo "== gpu-test: the executed book, on CUDA (_build/html)"
-    make --no-print-directory book
+    echo "== gpu-test: the book, built from that run (_build/html)"
+    "$PY" tools/build_book.py --executed _build/executed --execution-log _build/executions.log
 fi
 
 echo "== gpu-test: throughput benchmark on CUDA"
