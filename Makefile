@@ -56,12 +56,20 @@ book: $(STAMP)
 # The browser test (tools/browser_test.py) reads the built pages in headless Chromium.
 # Exit status 2 means no Chromium was found: locally that is a loud skip, with CI=true a
 # failure (the script decides; .ci/run installs chromium first when it can).
+# The notebooks run alone (their run times are the Execution statistics page's); the unit
+# tests then run beside the book build and the browser test, their report printed last.
 test: $(STAMP)
 	rm -f $(EXECUTION_LOG); mkdir -p _build
 	RNNCOURSE_EXECUTION_LOG=$(abspath $(EXECUTION_LOG)) \
-		$(BIN)/python -m pytest --nbval-save $(EXECUTED)
-	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --execution-log $(EXECUTION_LOG)
-	@$(MAKE) --no-print-directory browser-test
+		$(BIN)/python -m pytest book --nbval-save $(EXECUTED)
+	@echo "make test: the unit tests run beside the book build (report: _build/unit-tests.log)"
+	@$(BIN)/python -m pytest tests > _build/unit-tests.log 2>&1 & unit=$$!; \
+	$(BIN)/python tools/build_book.py --executed $(EXECUTED) \
+		--execution-log $(EXECUTION_LOG) && $(MAKE) --no-print-directory browser-test; \
+	book=$$?; wait $$unit; unit=$$?; cat _build/unit-tests.log; \
+	if [ $$book -ne 0 ]; then echo "make test: the book build or browser test FAILED"; fi; \
+	if [ $$unit -ne 0 ]; then echo "make test: the unit tests FAILED"; fi; \
+	exit $$(( book || unit ))
 
 browser-test: $(STAMP)
 	@$(BIN)/python tools/browser_test.py --html _build/html --screenshots _build/screenshots \
