@@ -44,16 +44,17 @@ COMPARISON_WORDS = (
 # whole words: not "lower-cases", "Moreover" or "regardless"
 _COMPARISON = re.compile(r"(?<![\w-])(" + "|".join(COMPARISON_WORDS) + r")(?![\w-])",
                          re.I)
-# {glue:text}`key:.2f`, {glue:}`key`, {glue}`key`, {glue:md}`key`: the key is before the first ":"
+# {glue:text}`key:.2f`, {glue:}`key`, {glue}`key`: the key is what comes before the first ":"
 _GLUE_ROLE = re.compile(r"\{glue(?::[a-z]*)?\}`([^`:]+)(?::[^`]*)?`")
 _ROLE = re.compile(r"\{[A-Za-z][\w:-]*\}`[^`]*`")
 _DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)
 _INLINE_MATH = re.compile(r"\$[^$]*\$")
 _CODE_SPAN = re.compile(r"`[^`]*`")
-# "chapter 3", "chapters 5, 8 and 9", "exercise 2", "section 10b", "figure 1": references
+# "chapter 3", "chapters 5, 8 and 9", "exercise 2", "section 10b", "section 5.1": references
+_NUMBER = r"\d+(?:\.\d+)*[a-z]?"
 _REFERENCE = re.compile(
     r"\b(?:chapters?|sections?|exercises?|figures?|equations?|cells?)\s+"
-    r"\d+[a-z]?(?:\s*(?:,|and|or|to|–|-)\s*\d+[a-z]?)*", re.I)
+    + _NUMBER + r"(?:\s*(?:,|and|or|to|–|-)\s*" + _NUMBER + r")*", re.I)
 # a digit that starts a number: not one inside a name ("seq2seq", "d2l", "U+202F")
 _DIGIT = re.compile(r"(?<![A-Za-z_+])\d")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
@@ -274,7 +275,7 @@ def test_numbers_in_math_code_roles_and_references_are_no_claims() -> None:
     nb = _nb(("markdown", "## Summary\n\n"
                           "* $$x_{t+1} = 2 x_t$$ and $\\rho^{100}$ and `seed=0`.\n"
                           "* As in chapters 5, 8 and 9 {cite}`graves2013generating`.\n"
-                          "* See exercise 2 and section 10b."))
+                          "* See exercise 2, section 10b and section 5.1."))
     assert summary_violations(nb) == []
 
 
