@@ -1,4 +1,5 @@
-"""Attention pooling: queries, keys and values (Bahdanau et al. 2015, Luong et al. 2015).
+"""Attention pooling: queries, keys and values (Bahdanau et al. 2015; Luong et al.
+2015).
 
 A query q attends to K key–value pairs (k_1, v_1), ..., (k_K, v_K): each key gets a
 score a(q, k_i), the scores become weights by a softmax, and the output is the weighted
@@ -40,8 +41,8 @@ def _check_qkv(queries: torch.Tensor, keys: torch.Tensor,
         raise ValueError("queries, keys and values must have the same batch size, got "
                          f"{queries.shape[0]}, {keys.shape[0]}, {values.shape[0]}")
     if keys.shape[1] != values.shape[1]:
-        raise ValueError(f"keys and values must come in pairs: {keys.shape[1]} keys but "
-                         f"{values.shape[1]} values")
+        raise ValueError("keys and values must come in pairs: "
+                         f"{keys.shape[1]} keys but {values.shape[1]} values")
 
 
 def _check_valid_lens(scores: torch.Tensor,
@@ -49,7 +50,8 @@ def _check_valid_lens(scores: torch.Tensor,
     if not isinstance(scores, torch.Tensor) or scores.dim() != 3:
         got = (tuple(scores.shape) if isinstance(scores, torch.Tensor)
                else type(scores).__name__)
-        raise ValueError(f"scores must be a 3-d tensor (batch, queries, keys), got {got}")
+        raise ValueError("scores must be a 3-d tensor (batch, queries, keys), "
+                         f"got {got}")
     if not scores.is_floating_point():
         raise ValueError(f"scores must be floating point, got {scores.dtype}")
     if valid_lens is None:
@@ -115,12 +117,12 @@ class DotProductAttention(nn.Module):
 
 class AdditiveAttention(nn.Module):
     """Additive attention (Bahdanau et al. 2015): score(q, k) = w_vᵀ tanh(W_q q + W_k k)
-    with W_q (h × d_q), W_k (h × d_k), w_v (h), h = ``num_hiddens``; queries and keys may
-    have different sizes. ``forward(queries (B, Q, d_q), keys (B, K, d_k), values (B, K,
-    d_v), valid_lens=None) -> (B, Q, d_v)``.
+    with W_q (h × d_q), W_k (h × d_k), w_v (h), h = ``num_hiddens``; queries and keys
+    may have different sizes. ``forward(queries (B, Q, d_q), keys (B, K, d_k), values
+    (B, K, d_v), valid_lens=None) -> (B, Q, d_v)``.
 
-    ``forward`` is ``attend(queries, project_keys(keys), values, valid_lens)``: a decoder
-    that attends to the same keys at every step projects them once."""
+    ``forward`` is ``attend(queries, project_keys(keys), values, valid_lens)``: a
+    decoder that attends to the same keys at every step projects them once."""
 
     def __init__(self, key_size: int, query_size: int, num_hiddens: int,
                  dropout: float = 0.0) -> None:
