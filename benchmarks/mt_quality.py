@@ -1,7 +1,7 @@
 """English–French translation quality on held-out sentences: three models trained on the
 same data, machine and wall-clock budget, scored by multi-reference corpus BLEU.
 
-    python benchmarks/mt_quality.py                    # the benchmark: 3 models x 10 minutes, 2 threads (~40 min)
+    python benchmarks/mt_quality.py                    # the benchmark: 3 models x 10 min, 2 threads (~45 min)
     python benchmarks/mt_quality.py --explore --minutes 1.5 --models attention --recipe dropout=0.3
                                                        # the validation slice only (no test), no file
     python benchmarks/mt_quality.py --minutes 0.2 --train-pairs 5000 --test-sources 50 --out /tmp/x.json
