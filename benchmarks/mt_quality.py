@@ -59,6 +59,7 @@ import json
 import os
 import pathlib
 import platform
+import shlex
 import sys
 import time
 
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> dict:
                for i, (src, refs) in enumerate(test[:12])]
     by_name = {r["name"]: r for r in rows}
     record = {
-        "command": " ".join(["python", "benchmarks/mt_quality.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": shlex.join(["python", "benchmarks/mt_quality.py", *(argv if argv is not None else sys.argv[1:])]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(device),
         "load_average_before": load_before,
