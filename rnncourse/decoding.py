@@ -42,6 +42,7 @@ __all__ = [
     "translate_corpus",
     "translate_corpus_alphas",
     "evaluate_bleu",
+    "greedy_alignment",
     "MAX_EXHAUSTIVE_CANDIDATES",
 ]
 
@@ -478,3 +479,31 @@ def evaluate_bleu(net: nn.Module,
                                   num_steps, beam_size, alpha, device)
     return corpus_bleu(hypotheses,
                        [[" ".join(ref) for ref in refs] for _, refs in items])
+
+
+def greedy_alignment(net: nn.Module, src_sentence: str | Sequence[str],
+                     src_vocab: Vocab, tgt_vocab: Vocab, num_steps: int,
+                     device: str | torch.device | None = None
+                     ) -> tuple[list[str], list[str], torch.Tensor]:
+    """The greedy translation of one sentence by a decoder with attention, and its
+    attention weights: ``(source tokens, output tokens, weights (L, S))``, one row per
+    output token (its ``<eos>`` included, when it emits one) and one column per source
+    token (``<eos>`` included). The weights are those of the decoder reading the greedy
+    output under teacher forcing, which equal the ones of the search step by step."""
+    src = source_ids(src_sentence, src_vocab, num_steps)
+    tokens, _ = greedy_search(net, src, tgt_vocab, num_steps, device)
+    if not hasattr(net.decoder, "attention_weights"):
+        raise TypeError("greedy_alignment needs a decoder with attention "
+                        "(Seq2SeqAttentionDecoder), got "
+                        f"{type(net.decoder).__name__}")
+    device = _device(net, device)
+    ids = tgt_vocab[tokens] if tokens else []
+    if len(ids) < num_steps:
+        ids = ids + [tgt_vocab["<eos>"]]  # greedy stopped at its <eos>
+    with _eval_mode(net):
+        state = _encode(net, src, device)
+        dec_X = torch.tensor([[tgt_vocab["<bos>"]] + ids[:-1]], device=device)  # (1, L)
+        net.decoder(dec_X, state)
+        weights = net.decoder.attention_weights[0].cpu()  # (L, S)
+    out_tokens = tgt_vocab.to_tokens(ids)
+    return src_vocab.to_tokens(src), out_tokens, weights

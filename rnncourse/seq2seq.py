@@ -10,7 +10,9 @@ Shapes (``B`` sentences, ``S`` source steps, ``T`` target steps, ``V`` vocabular
     state = decoder.init_state(enc_outputs, enc_valid_len)
     logits, state = decoder(dec_X, state)     # dec_X (B, T) -> logits (B, T, V)
 
-Two details the notes' version gets wrong, and this one does not:
+Two details that d2l's code (*Dive into Deep Learning*, the 2021 edition, d2l 0.17,
+which the notes follow) gets wrong, and this one does not (d2l's 2023 edition, 1.0,
+changed its decoder and its loss):
 
 * **The encoder does not read padding.** Its final state is, for each sentence, the
   state after its last real token (the GRU runs on a packed sequence), so padding a
@@ -21,12 +23,13 @@ Two details the notes' version gets wrong, and this one does not:
   hidden state never replaces it, also not when decoding one token at a time.
 
 ``MaskedSoftmaxCELoss`` is the mean cross-entropy over the real (non-padding) target
-tokens of a minibatch; ``d2l_masked_loss`` is the notes' per-sentence mean over all
+tokens of a minibatch; ``d2l_masked_loss`` is d2l 0.17's per-sentence mean over all
 positions, padding included, kept for comparison. ``train_seq2seq`` trains with teacher
 forcing on the shared loop ``rnncourse.loop.fit``;
 ``save_translator``/``load_translator`` store a model with its two vocabularies.
-``Seq2SeqAttentionDecoder`` (Bahdanau et al. 2015) is an optional stronger decoder for
-the quality benchmark.
+``Seq2SeqAttentionDecoder`` (Bahdanau et al. 2015, chapter 14) attends to every encoder
+output through ``rnncourse.attention.AdditiveAttention``. Both decoders take optional
+``adaptive_cutoffs``: an adaptive softmax output layer (Grave et al. 2017).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import AdditiveAttention
 from .text import Vocab
 
 __all__ = [
@@ -147,6 +151,46 @@ def _check_valid_len(valid_len: torch.Tensor, batch_size: int,
     return valid_len
 
 
+def _check_cutoffs(adaptive_cutoffs: Sequence[int] | None,
+                   vocab_size: int) -> list[int] | None:
+    if adaptive_cutoffs is None:
+        return None
+    try:
+        cutoffs = [int(c) for c in adaptive_cutoffs]
+    except (TypeError, ValueError) as error:
+        raise ValueError("adaptive_cutoffs must be increasing integers, got "
+                         f"{adaptive_cutoffs!r}") from error
+    if (not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1
+            or cutoffs[-1] >= vocab_size):
+        raise ValueError("adaptive_cutoffs must be increasing integers in [1, "
+                         f"vocab_size={vocab_size}), got {adaptive_cutoffs!r}")
+    return cutoffs
+
+
+class _OutputLayer(nn.Module):
+    """The decoder's output layer, (..., H) -> (..., V): a full ``nn.Linear``
+    (``dense``), or with ``cutoffs`` an adaptive softmax (``adaptive``,
+    ``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017) whose ``dense`` returns
+    log-probabilities, which are valid logits. The vocabulary is sorted by frequency:
+    the tokens below the first cutoff get a full-size output, rarer ones clusters of
+    smaller projections (``div_value=4``), so a training step costs much less per
+    token."""
+
+    def _build_output(self, num_hiddens: int, vocab_size: int,
+                      cutoffs: list[int] | None) -> None:
+        if cutoffs is None:
+            self.dense = nn.Linear(num_hiddens, vocab_size)
+            return
+        self.config["adaptive_cutoffs"] = cutoffs
+        self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(num_hiddens, vocab_size, cutoffs,
+                                                      div_value=4.0)
+        self.dense = self._adaptive_log_probs  # (..., H) -> (..., V) log-probabilities
+
+    def _adaptive_log_probs(self, outputs: torch.Tensor) -> torch.Tensor:
+        flat = self.adaptive.log_prob(outputs.reshape(-1, outputs.shape[-1]))  # (N, V)
+        return flat.reshape(*outputs.shape[:-1], flat.shape[-1])
+
+
 class Seq2SeqEncoder(Encoder):
     """An embedding and a multi-layer GRU over the source tokens.
 
@@ -188,20 +232,23 @@ class Seq2SeqEncoder(Encoder):
         return outputs, state
 
 
-class Seq2SeqDecoder(Decoder):
+class Seq2SeqDecoder(Decoder, _OutputLayer):
     """A multi-layer GRU decoder whose input at every step is the embedded target token
     concatenated with the context (the encoder's final top-layer state).
 
     The state is the tuple ``(hidden (L, B, H), context (B, H))``: ``forward`` updates
     ``hidden`` and passes ``context`` through unchanged, so decoding token by token uses
     the same context as decoding the whole target at once. ``forward(X (B, T), state)``
-    returns ``(logits (B, T, V), state)``.
+    returns ``(logits (B, T, V), state)``. ``adaptive_cutoffs`` (optional, e.g.
+    ``(2000, 6000)``): an adaptive softmax output layer (see ``_OutputLayer``).
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
-                 num_layers: int, dropout: float = 0) -> None:
+                 num_layers: int, dropout: float = 0,
+                 adaptive_cutoffs: Sequence[int] | None = None) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
+        cutoffs = _check_cutoffs(adaptive_cutoffs, vocab_size)
         self.config = {"vocab_size": vocab_size, "embed_size": embed_size,
                        "num_hiddens": num_hiddens, "num_layers": num_layers,
                        "dropout": float(dropout)}
@@ -210,7 +257,7 @@ class Seq2SeqDecoder(Decoder):
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
                           dropout=dropout if num_layers > 1 else 0.0)
-        self.dense = nn.Linear(num_hiddens, vocab_size)
+        self._build_output(num_hiddens, vocab_size, cutoffs)
 
     def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
                    *args: Any) -> State:
@@ -244,21 +291,19 @@ class Seq2SeqDecoder(Decoder):
         return hidden[:, index], context[index]
 
 
-class Seq2SeqAttentionDecoder(Decoder):
-    """A GRU decoder with additive attention (Bahdanau et al. 2015), as in the notes'
-    attention chapter: at step t the query is the top layer's previous hidden state, the
-    keys and values are the encoder's outputs (its padding masked out), and the
-    attention context is concatenated to the embedded input token.
+class Seq2SeqAttentionDecoder(Decoder, _OutputLayer):
+    """A GRU decoder with additive attention (Bahdanau et al. 2015): at step t the query
+    is the top layer's previous hidden state, the keys and values are the encoder's
+    outputs (its padding masked out), and the attention context is concatenated to the
+    embedded input token.
 
     The state is ``(enc_outputs (B, S, H), hidden (L, B, H), enc_valid_len (B,))``;
     ``init_state(enc_outputs, enc_valid_len)``; ``forward(X (B, T), state)`` returns
     ``(logits (B, T, V), state)``. The first hidden state is the encoder's final state.
-
-    ``adaptive_cutoffs`` (optional, e.g. ``(2000, 6000)``) replaces the output layer by
-    an adaptive softmax (``nn.AdaptiveLogSoftmaxWithLoss``, Grave et al. 2017): the
-    frequent tokens (the vocabulary is sorted by frequency) get a full-size output,
-    rarer ones smaller clusters, so training costs much less per token; ``forward`` then
-    returns log-probabilities (B, T, V), which are valid logits.
+    After each call, ``attention_weights`` (B, T, S) holds the weights of that call: for
+    each sentence, one row per output step, one column per source position.
+    ``adaptive_cutoffs`` (optional): an adaptive softmax output layer, as in
+    ``Seq2SeqDecoder``.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
@@ -266,32 +311,19 @@ class Seq2SeqAttentionDecoder(Decoder):
                  adaptive_cutoffs: Sequence[int] | None = None) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
+        cutoffs = _check_cutoffs(adaptive_cutoffs, vocab_size)
         self.config = {"vocab_size": vocab_size, "embed_size": embed_size,
                        "num_hiddens": num_hiddens, "num_layers": num_layers,
                        "dropout": float(dropout)}
-        if adaptive_cutoffs is not None:
-            cutoffs = [int(c) for c in adaptive_cutoffs]
-            if (not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1
-                    or cutoffs[-1] >= vocab_size):
-                raise ValueError("adaptive_cutoffs must be increasing integers in [1, "
-                                 f"vocab_size={vocab_size}), got {adaptive_cutoffs!r}")
-            self.config["adaptive_cutoffs"] = cutoffs
         self.vocab_size, self.num_hiddens, self.num_layers = (
             vocab_size, num_hiddens, num_layers)
         self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.W_q = nn.Linear(num_hiddens, num_hiddens, bias=False)
-        self.W_k = nn.Linear(num_hiddens, num_hiddens, bias=False)
-        self.w_v = nn.Linear(num_hiddens, 1, bias=False)
+        self.attention = AdditiveAttention(num_hiddens, num_hiddens, num_hiddens)
         self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
                           dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        if adaptive_cutoffs is None:
-            self.dense = nn.Linear(num_hiddens, vocab_size)
-        else:
-            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
-                num_hiddens, vocab_size, self.config["adaptive_cutoffs"], div_value=4.0)
-            # (..., H) -> (..., V) log-probabilities
-            self.dense = self._adaptive_log_probs
+        self._build_output(num_hiddens, vocab_size, cutoffs)
+        self.attention_weights: torch.Tensor | None = None
 
     def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
                    enc_valid_len: torch.Tensor | None = None, *args: Any) -> State:
@@ -305,30 +337,24 @@ class Seq2SeqAttentionDecoder(Decoder):
         outputs, state = self.features(X, state)  # (B, T, H)
         return self.dense(self.dropout(outputs)), state  # logits (B, T, V)
 
-    def _adaptive_log_probs(self, outputs: torch.Tensor) -> torch.Tensor:
-        flat = self.adaptive.log_prob(outputs.reshape(-1, outputs.shape[-1]))  # (N, V)
-        return flat.reshape(*outputs.shape[:-1], flat.shape[-1])
-
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The top layer's outputs (B, T, H) before the output layer ``dense``, and the
         state."""
         _check_tokens(X, self.vocab_size, "the decoder input X")
-        enc_outputs, hidden, enc_valid_len = state
-        keys = self.W_k(enc_outputs)  # (B, S, H): computed once for every step
-        # (B, S): True at the source positions that hold real tokens
-        mask = (torch.arange(enc_outputs.shape[1], device=X.device)[None, :]
-                < enc_valid_len[:, None])
+        enc_outputs, hidden, enc_valid_len = state  # (B, S, H), (L, B, H), (B,)
+        keys = self.attention.project_keys(enc_outputs)  # (B, S, H): once for all steps
         emb = self.dropout(self.embedding(X.T))  # (T, B, embed_size)
-        outputs = []
+        outputs, weights = [], []
         for x in emb:  # x: (B, embed_size)
-            query = self.W_q(hidden[-1]).unsqueeze(1)  # (B, 1, H)
-            scores = self.w_v(torch.tanh(query + keys)).squeeze(2)  # (B, S)
-            # padding gets weight ~0
-            weights = torch.softmax(scores.masked_fill(~mask, -1e6), dim=1)
-            context = torch.bmm(weights.unsqueeze(1), enc_outputs).squeeze(1)  # (B, H)
-            out, hidden = self.rnn(torch.cat((x, context), dim=1).unsqueeze(0), hidden)
+            query = hidden[-1].unsqueeze(1)  # (B, 1, H)
+            # (B, 1, H): the values are the encoder's outputs, padding weighs 0
+            context = self.attention.attend(query, keys, enc_outputs, enc_valid_len)
+            weights.append(self.attention.attention_weights)  # (B, 1, S)
+            x_and_context = torch.cat((x, context.squeeze(1)), dim=1)  # (B, E + H)
+            out, hidden = self.rnn(x_and_context.unsqueeze(0), hidden)  # (1, B, H)
             outputs.append(out)
-        return (torch.cat(outputs, dim=0).transpose(0, 1),
+        self.attention_weights = torch.cat(weights, dim=1)  # (B, T, S)
+        return (torch.cat(outputs, dim=0).transpose(0, 1),  # (B, T, H)
                 (enc_outputs, hidden, enc_valid_len))
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
@@ -345,19 +371,13 @@ def build_translator(src_vocab_size: int, tgt_vocab_size: int, embed_size: int,
                      attention: bool = False,
                      adaptive_cutoffs: Sequence[int] | None = None) -> EncoderDecoder:
     """A ``Seq2SeqEncoder`` and a ``Seq2SeqDecoder`` (or, with ``attention=True``, a
-    ``Seq2SeqAttentionDecoder``, optionally with an adaptive softmax) of the same sizes,
-    in an ``EncoderDecoder``."""
+    ``Seq2SeqAttentionDecoder``) of the same sizes, in an ``EncoderDecoder``; either
+    decoder optionally with an adaptive softmax (``adaptive_cutoffs``)."""
     encoder = Seq2SeqEncoder(src_vocab_size, embed_size, num_hiddens, num_layers,
                              dropout)
-    if attention:
-        decoder = Seq2SeqAttentionDecoder(tgt_vocab_size, embed_size, num_hiddens,
-                                          num_layers, dropout, adaptive_cutoffs)
-    elif adaptive_cutoffs is not None:
-        raise ValueError("adaptive_cutoffs needs attention=True (the "
-                         "Seq2SeqAttentionDecoder)")
-    else:
-        decoder = Seq2SeqDecoder(tgt_vocab_size, embed_size, num_hiddens, num_layers,
-                                 dropout)
+    decoder_class = Seq2SeqAttentionDecoder if attention else Seq2SeqDecoder
+    decoder = decoder_class(tgt_vocab_size, embed_size, num_hiddens, num_layers,
+                            dropout, adaptive_cutoffs)
     return EncoderDecoder(encoder, decoder)
 
 
@@ -410,16 +430,8 @@ def _check_loss_args(pred: torch.Tensor, label: torch.Tensor,
 class MaskedSoftmaxCELoss(nn.Module):
     """``loss(pred (B, T, V), label (B, T), valid_len (B,))``: the mean cross-entropy
     over the real tokens of the minibatch, Σ_b Σ_{t < valid_len[b]} CE / Σ_b
-    valid_len[b] (a 0-d tensor). Every real token weighs the same, whatever its
-    sentence's length; padding weighs nothing. ``label_smoothing`` is passed to
-    ``F.cross_entropy``."""
-
-    def __init__(self, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        if not 0 <= label_smoothing < 1:
-            raise ValueError("label_smoothing must lie in [0, 1), got "
-                             f"{label_smoothing!r}")
-        self.label_smoothing = float(label_smoothing)
+    valid_len[b] (a 0-d tensor). Every real token weighs the same; padding weighs
+    nothing; the value is a cross-entropy per token whatever the minibatch."""
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor,
                 valid_len: torch.Tensor) -> torch.Tensor:
@@ -428,17 +440,20 @@ class MaskedSoftmaxCELoss(nn.Module):
         if int(num_tokens) == 0:
             raise ValueError("valid_len is all zeros: there is no real token to "
                              "compute a loss on")
-        per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none",
-                                    label_smoothing=self.label_smoothing)  # (B, T)
+        per_token = F.cross_entropy(pred.transpose(1, 2), label,
+                                    reduction="none")  # (B, T)
         return sequence_mask(per_token, valid_len).sum() / num_tokens
 
 
 def d2l_masked_loss(pred: torch.Tensor, label: torch.Tensor,
                     valid_len: torch.Tensor) -> torch.Tensor:
-    """The notes' (d2l's) masked loss, for comparison: per sentence, the cross-entropy
-    of its real tokens summed and divided by ``num_steps`` (padding counted in the
-    denominator): a (B,) tensor; d2l's training loop backpropagates its sum. A short
-    sentence's tokens weigh less than a long one's (d2l issue 2076)."""
+    """d2l 0.17's masked loss, for comparison: per sentence, the cross-entropy of its
+    real tokens summed and divided by ``num_steps`` (padding counted in the
+    denominator): a (B,) tensor. d2l's loop backpropagates its sum, in which every real
+    token weighs 1/num_steps: the sum is ``MaskedSoftmaxCELoss`` times N / num_steps
+    for N real tokens, so its scale varies with each minibatch's share of real tokens,
+    and the value d2l prints (the sum over an epoch divided by the number of tokens)
+    is the cross-entropy per token divided by num_steps."""
     valid_len = _check_loss_args(pred, label, valid_len)
     per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none")  # (B, T)
     return sequence_mask(per_token, valid_len).mean(dim=1)
@@ -459,31 +474,24 @@ def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: 
                        loss_fn: nn.Module | None = None) -> tuple[torch.Tensor, int]:
     """One minibatch ``(X, X_valid_len, Y, Y_valid_len)``: the masked mean cross-entropy
     of the decoder's predictions under teacher forcing, and the number of real target
-    tokens."""
+    tokens. ``loss_fn(logits, Y, Y_valid_len)`` (optional) replaces the masked mean."""
     X, X_valid_len, Y, Y_valid_len = (t.to(device, non_blocking=True) for t in batch)
-    loss_fn = loss_fn or MaskedSoftmaxCELoss()
     dec_X = teacher_forcing_inputs(Y, bos)
-    # any decoder: logits everywhere, then the mask
-    if not hasattr(net.decoder, "features"):
-        logits, _ = net(X, dec_X, X_valid_len)  # (B, T, V)
-        return loss_fn(logits, Y, Y_valid_len), int(Y_valid_len.sum())
+    num_tokens = int(Y_valid_len.sum())
+    if loss_fn is not None or not hasattr(net.decoder, "features"):
+        logits, _ = net(X, dec_X, X_valid_len)  # (B, T, V) everywhere, then the mask
+        return (loss_fn or MaskedSoftmaxCELoss())(logits, Y, Y_valid_len), num_tokens
     # The same loss, faster: the output layer (the costliest part, H x V per token) runs
-    # on the real target tokens only, not on the padding that the mask would discard
-    # anyway.
+    # on the real target tokens only, not on the padding that the mask would discard.
     state = net.decoder.init_state(net.encoder(X, X_valid_len), X_valid_len)
     outputs, _ = net.decoder.features(dec_X, state)  # (B, T, H)
     # (B, T)
     real = torch.arange(Y.shape[1], device=Y.device)[None, :] < Y_valid_len[:, None]
     features = _maybe_dropout(net.decoder, outputs[real])  # (N, H), N real tokens
-    # adaptive softmax: its own (mean) negative log-likelihood
-    if hasattr(net.decoder, "adaptive"):
-        if loss_fn.label_smoothing:
-            raise ValueError("label smoothing is not available with an adaptive "
-                             "softmax")
-        return net.decoder.adaptive(features, Y[real]).loss, int(Y_valid_len.sum())
+    if hasattr(net.decoder, "adaptive"):  # adaptive softmax: its own mean NLL
+        return net.decoder.adaptive(features, Y[real]).loss, num_tokens
     logits = net.decoder.dense(features)  # (N, V)
-    loss = F.cross_entropy(logits, Y[real], label_smoothing=loss_fn.label_smoothing)
-    return loss, int(Y_valid_len.sum())
+    return F.cross_entropy(logits, Y[real]), num_tokens
 
 
 def _maybe_dropout(decoder: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
@@ -543,7 +551,7 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
                   num_epochs: int, tgt_vocab: Vocab,
                   device: str | torch.device | None = None, *,
                   optimizer: torch.optim.Optimizer | None = None,
-                  theta: float | None = 1.0, label_smoothing: float = 0.0,
+                  theta: float | None = 1.0,
                   valid_iter: Iterable | None = None,
                   evaluate: Callable[[], float] | None = None, valid_every: int = 1,
                   keep_best: bool = False, patience: int | None = None,
@@ -586,13 +594,12 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
     if optimizer is None:
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     bos = tgt_vocab["<bos>"]
-    loss_fn = MaskedSoftmaxCELoss(label_smoothing)
     if valid_iter is not None:
         def evaluate() -> float:
             return evaluate_loss(net, valid_iter, tgt_vocab, device)
 
     def batch_loss(batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, int]:
-        return seq2seq_batch_loss(net, batch, bos, device, loss_fn)
+        return seq2seq_batch_loss(net, batch, bos, device)
 
     was_training = net.training
     net.train()

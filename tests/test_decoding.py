@@ -195,3 +195,19 @@ def test_evaluate_bleu_is_corpus_bleu_of_the_translations():
     assert evaluate_bleu(net, items, src_vocab, tgt_vocab, 6) == pytest.approx(expected, abs=1e-6)
     with pytest.raises(ValueError, match="no items"):
         evaluate_bleu(net, [], src_vocab, tgt_vocab, 6)
+
+
+def test_greedy_alignment_gives_one_row_per_output_token():
+    from rnncourse.decoding import greedy_alignment
+
+    data_iter, src_vocab, tgt_vocab = load_data_nmt(batch_size=4, num_steps=8)
+    torch.manual_seed(3)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, attention=True).eval()
+    src, out, weights = greedy_alignment(net, "i lost .", src_vocab, tgt_vocab, 8)
+    assert src == ["i", "lost", ".", "<eos>"]
+    tokens, _ = greedy_search(net, source_ids("i lost .", src_vocab, 8), tgt_vocab, 8)
+    assert out[:len(tokens)] == tokens and weights.shape == (len(out), 4)
+    torch.testing.assert_close(weights.sum(1), torch.ones(len(out)))
+    plain = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1)
+    with pytest.raises(TypeError, match="attention"):
+        greedy_alignment(plain, "i lost .", src_vocab, tgt_vocab, 8)

@@ -131,8 +131,9 @@ def test_masked_loss_is_the_mean_over_real_tokens_and_d2ls_is_not():
     pred2 = pred.clone()
     pred2[1, 1:] = 100.0
     assert MaskedSoftmaxCELoss()(pred2, label, valid_len).item() == pytest.approx(ours.item(), rel=1e-12)
-    smoothed = MaskedSoftmaxCELoss(label_smoothing=0.1)(pred, label, valid_len)
-    assert smoothed.item() != pytest.approx(ours.item())
+    # d2l's summed loss weighs every real token 1/num_steps: it is ours x N / num_steps
+    N = int(valid_len.sum())
+    assert d2l.sum().item() == pytest.approx(ours.item() * N / 6, rel=1e-12)
 
 
 def test_masked_loss_bad_inputs():
@@ -148,8 +149,6 @@ def test_masked_loss_bad_inputs():
         loss(pred, torch.zeros(2, 4, dtype=torch.long), torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="logits of shape"):
         loss(torch.randn(2, 5), label, torch.tensor([1, 1]))
-    with pytest.raises(ValueError, match="label_smoothing"):
-        MaskedSoftmaxCELoss(label_smoothing=1.0)
 
 
 def test_teacher_forcing_inputs_shift_the_target_right(vocabs, pairs):
@@ -263,19 +262,23 @@ def test_the_fast_training_loss_equals_the_masked_loss_on_logits(pairs, vocabs, 
     batch = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=32)))
     X, X_len, Y, Y_len = batch
     logits, _ = net(X, teacher_forcing_inputs(Y, tgt_vocab["<bos>"]), X_len)
-    for smoothing in (0.0, 0.1):
-        expected = MaskedSoftmaxCELoss(smoothing)(logits, Y, Y_len)
-        loss, tokens = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"),
-                                          MaskedSoftmaxCELoss(smoothing))
-        assert tokens == int(Y_len.sum())
-        torch.testing.assert_close(loss, expected)
+    expected = MaskedSoftmaxCELoss()(logits, Y, Y_len)
+    loss, tokens = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"))
+    assert tokens == int(Y_len.sum())
+    torch.testing.assert_close(loss, expected)
+    # an explicit loss_fn gets the logits at every position
+    d2l_sum, _ = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"),
+                                    lambda *a: d2l_masked_loss(*a).sum())
+    torch.testing.assert_close(d2l_sum, expected * tokens / Y.shape[1])
 
 
-def test_adaptive_softmax_decoder(tmp_path, pairs, vocabs):
+@pytest.mark.parametrize("attention", [False, True])
+def test_adaptive_softmax_decoder(tmp_path, pairs, vocabs, attention):
     src_vocab, tgt_vocab = vocabs
     torch.manual_seed(6)
-    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=True,
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=attention,
                            adaptive_cutoffs=(50, 120)).eval()
+    assert hasattr(net.decoder, "adaptive")
     batch = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=32)))
     X, X_len, Y, Y_len = batch
     log_probs, _ = net(X, teacher_forcing_inputs(Y, tgt_vocab["<bos>"]), X_len)  # (B, T, V)
@@ -284,15 +287,37 @@ def test_adaptive_softmax_decoder(tmp_path, pairs, vocabs):
     # cross-entropy of those log-probabilities
     loss, _ = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"))
     torch.testing.assert_close(loss, MaskedSoftmaxCELoss()(log_probs, Y, Y_len))
-    with pytest.raises(ValueError, match="label smoothing"):
-        seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"), MaskedSoftmaxCELoss(0.1))
     path = tmp_path / "adaptive.pt"
     save_translator(path, net, src_vocab, tgt_vocab)
     loaded, _, _ = load_translator(path)
     src = source_ids("i lost .", src_vocab, 10)
     assert greedy_search(loaded, src, tgt_vocab, 8) == greedy_search(net, src, tgt_vocab, 8)
-    for bad in ((), (120, 50), (0, 10), (10, len(tgt_vocab))):
+    for bad in ((), (120, 50), (0, 10), (10, len(tgt_vocab)), ("a",)):
         with pytest.raises(ValueError, match="adaptive_cutoffs"):
-            build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, attention=True, adaptive_cutoffs=bad)
-    with pytest.raises(ValueError, match="attention=True"):
-        build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, adaptive_cutoffs=(50,))
+            build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1, attention=attention,
+                             adaptive_cutoffs=bad)
+
+
+def test_attention_decoder_weights_mask_the_padding_and_follow_the_steps(pairs, vocabs):
+    """One (output step x source position) matrix per sentence: rows sum to 1, padded
+    source positions get exactly 0, and decoding step by step gives the same rows."""
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(7)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 2, attention=True).eval()
+    X, X_len, Y, Y_len = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=16)))
+    dec_X = teacher_forcing_inputs(Y, tgt_vocab["<bos>"])
+    with torch.no_grad():
+        net(X, dec_X, X_len)
+        weights = net.decoder.attention_weights
+        assert weights.shape == (16, 10, 10)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(16, 10))
+        for b, n in enumerate(X_len.tolist()):
+            assert torch.all(weights[b, :, n:] == 0) and torch.all(weights[b, :, :n] > 0)
+        state = net.decoder.init_state(net.encoder(X, X_len), X_len)
+        for t in range(10):
+            _, state = net.decoder(dec_X[:, t:t + 1], state)
+            assert net.decoder.attention_weights.shape == (16, 1, 10)
+            torch.testing.assert_close(net.decoder.attention_weights[:, 0], weights[:, t])
+    # the decoder uses the package's AdditiveAttention, no private copy
+    from rnncourse.attention import AdditiveAttention
+    assert isinstance(net.decoder.attention, AdditiveAttention)
