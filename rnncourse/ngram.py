@@ -48,6 +48,9 @@ __all__ = [
     "interpolated_table",
     "kneser_ney_table",
     "DEFAULT_DISCOUNT_GRID",
+    "bigram_count_matrix",
+    "train_softmax_bigram",
+    "softmax_bigram_perplexity",
 ]
 
 
@@ -495,6 +498,15 @@ class _CountingLM:
                              "vocab=... with every token, or map unknown tokens to "
                              "'<unk>' before training")
 
+    def count(self, ngram: Sequence[Hashable]) -> int:
+        """n(x₁, ..., x_k): how often the tokens ``ngram`` occur in a row in training
+        (k <= n)."""
+        ngram = tuple(as_token_list(ngram, "ngram"))
+        if not 1 <= len(ngram) <= self.n:
+            raise ValueError(f"ngram: a model of order {self.n} counts 1- to "
+                             f"{self.n}-grams, got a {len(ngram)}-gram")
+        return self.counts[len(ngram)][ngram]
+
     def _context(self, context: Sequence[Hashable]) -> tuple:
         context = tuple(as_token_list(context, "context"))
         return context[max(0, len(context) - (self.n - 1)):] if self.n > 1 else ()
@@ -767,7 +779,7 @@ def kneser_ney_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     like ``laplace_table``: the discount with the lowest validation perplexity of the
     model fitted on ``train``, then refitted on ``train + valid`` and evaluated once on
     ``test``. Rows: ``order``, ``discount``, ``valid_ppl``, ``valid_ppls`` (one per
-    discount), ``train_ppl``, ``test_ppl``."""
+    discount), ``test_ppl``."""
     discounts = [KneserNeyLM._check_discount(d) for d in discounts]
     if not discounts:
         raise ValueError("discounts is empty: give at least one discount to try")
@@ -785,7 +797,6 @@ def kneser_ney_table(train: Sequence[Hashable], valid: Sequence[Hashable],
         model = KneserNeyLM(trainvalid, n, discounts[best], vocab=vocab)
         rows.append({"order": n, "discount": discounts[best],
                      "valid_ppl": valid_ppls[best], "valid_ppls": valid_ppls,
-                     "train_ppl": model.perplexity(trainvalid),
                      "test_ppl": model.perplexity(test)})
     return rows
 
@@ -797,7 +808,7 @@ def interpolated_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     the weights (λ₀, ..., λₙ) fitted by EM (``fit_lambdas``) to the validation slice
     under the counts of ``train``, then the counts of ``train + valid`` with those
     weights evaluated once on ``test``. Rows: ``order``, ``lambdas``, ``valid_ppl``,
-    ``train_ppl``, ``test_ppl``."""
+    ``test_ppl``."""
     train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
     rows = []
     for n in orders:
@@ -807,6 +818,58 @@ def interpolated_table(train: Sequence[Hashable], valid: Sequence[Hashable],
         model = InterpolatedLM(trainvalid, n, lambdas, vocab=vocab)
         rows.append({"order": n, "lambdas": lambdas,
                      "valid_ppl": tuner.with_lambdas(lambdas).perplexity(valid),
-                     "train_ppl": model.perplexity(trainvalid),
                      "test_ppl": model.perplexity(test)})
     return rows
+
+
+# ------------------------------------------------- from counts to a network: the bigram
+
+
+def bigram_count_matrix(tokens: Sequence[int], m: int) -> np.ndarray:
+    """(m, m) array: entry [a, b] counts the bigram (a, b) in ``tokens`` (indices < m)."""
+    tokens = np.asarray(as_token_list(tokens), dtype=np.int64)
+    if len(tokens) and (tokens.min() < 0 or tokens.max() >= m):
+        raise ValueError(f"tokens must be indices in [0, {m}), got values from "
+                         f"{tokens.min()} to {tokens.max()}")
+    counts = np.zeros((m, m))
+    np.add.at(counts, (tokens[:-1], tokens[1:]), 1.0)
+    return counts
+
+
+def train_softmax_bigram(tokens: Sequence[int], m: int, weight_decay: float = 0.0,
+                         num_steps: int = 300, lr: float = 0.1):
+    """A one-layer network over one-hot inputs, ``P(b | a) = softmax(W[a])[b]``, trained by
+    full-batch gradient descent (Adam) on the mean cross-entropy of every bigram of
+    ``tokens`` plus ``weight_decay · ‖W‖²``. Returns the (m, m) logits ``W``.
+
+    The loss over all T − 1 bigrams equals a sum over the m² entries of the count matrix,
+    so every step costs O(m²), whatever the length of the text.
+    """
+    import torch
+
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    C = torch.as_tensor(bigram_count_matrix(tokens, m))  # (m, m) bigram counts
+    W = torch.zeros(m, m, dtype=torch.float64, requires_grad=True)  # uniform at start
+    opt = torch.optim.Adam([W], lr=lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # an m × m problem: more threads only wait on each other
+    try:
+        for _ in range(num_steps):
+            log_p = torch.log_softmax(W, dim=1)  # (m, m): log P(b | a)
+            loss = -(C * log_p).sum() / C.sum() + weight_decay * (W ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    return W.detach()
+
+
+def softmax_bigram_perplexity(W, tokens: Sequence[int]) -> float:
+    """Perplexity of the bigram logits ``W`` on the bigrams of ``tokens``."""
+    import torch
+
+    C = torch.as_tensor(bigram_count_matrix(tokens, W.shape[0]))  # (m, m)
+    log_p = torch.log_softmax(W, dim=1)  # (m, m)
+    return float(torch.exp(-(C * log_p).sum() / C.sum()))
