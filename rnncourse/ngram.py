@@ -739,7 +739,7 @@ class KneserNeyLM(_CountingLM):
 
     def _combine(self, arrays: list, level: np.ndarray) -> np.ndarray:
         D = self.discount
-        p = np.full(len(level), 1.0 / self.m)  # the uniform distribution ends the recursion
+        p = np.full(len(level), 1.0 / self.m)  # the recursion ends at uniform 1/m
         for k, (num, den, types) in enumerate(arrays, start=1):
             use = (k <= level) & (den > 0)
             if k == self.n:
@@ -838,12 +838,12 @@ def bigram_count_matrix(tokens: Sequence[int], m: int) -> np.ndarray:
 
 def train_softmax_bigram(tokens: Sequence[int], m: int, weight_decay: float = 0.0,
                          num_steps: int = 300, lr: float = 0.1):
-    """A one-layer network over one-hot inputs, ``P(b | a) = softmax(W[a])[b]``, trained by
-    full-batch gradient descent (Adam) on the mean cross-entropy of every bigram of
-    ``tokens`` plus ``weight_decay · ‖W‖²``. Returns the (m, m) logits ``W``.
+    """A one-layer network over one-hot inputs, ``P(b | a) = softmax(W[a])[b]``,
+    trained by full-batch gradient descent (Adam) on the mean cross-entropy of every
+    bigram of ``tokens`` plus ``weight_decay · ‖W‖²``. Returns the (m, m) logits ``W``.
 
-    The loss over all T − 1 bigrams equals a sum over the m² entries of the count matrix,
-    so every step costs O(m²), whatever the length of the text.
+    The loss over all T − 1 bigrams is a sum over the m² entries of the count
+    matrix, so every step costs O(m²), whatever the length of the text.
     """
     import torch
 
