@@ -60,9 +60,9 @@ class RecallNet(nn.Module):
 
     ``gate_bias``: if given, the bias of the gate that keeps the state, the GRU's update
     gate or the LSTM's forget gate, starts at this value (split as ``gate_bias`` in the
-    input bias and 0 in the recurrent one), so that at initialisation the cell keeps a
-    share σ(gate_bias) of its state per step; e.g. 1 (Gers et al. 2000; Jozefowicz et al.
-    2015) or 3. A plain RNN has no such gate: ``gate_bias`` must then be ``None``.
+    input bias and 0 in the recurrent one), so that at initialisation the cell keeps
+    a share σ(gate_bias) of its state per step; e.g. 1 (Gers et al. 2000; Jozefowicz
+    et al. 2015) or 3. A plain RNN has no such gate: ``gate_bias`` must be ``None``.
     """
 
     def __init__(self, cell: str, num_hiddens: int, num_symbols: int = 4,
@@ -132,14 +132,19 @@ def train_recall(net: RecallNet, gap: int, seconds: float, batch_size: int = 64,
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses, start, steps = [], time.perf_counter(), 0
     net.train()
-    while time.perf_counter() - start < seconds and steps < max_steps:
-        X, y = delayed_recall(batch_size, gap, net.head.out_features,
-                              net.num_tokens - net.head.out_features, gen)
-        loss = nn.functional.cross_entropy(net(X), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
-        opt.step()
-        losses.append(loss.item())
-        steps += 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: more threads only wait on each other
+    try:
+        while time.perf_counter() - start < seconds and steps < max_steps:
+            X, y = delayed_recall(batch_size, gap, net.head.out_features,
+                                  net.num_tokens - net.head.out_features, gen)
+            loss = nn.functional.cross_entropy(net(X), y)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            opt.step()
+            losses.append(loss.item())
+            steps += 1
+    finally:
+        torch.set_num_threads(threads)
     return {"steps": steps, "seconds": time.perf_counter() - start, "losses": losses}

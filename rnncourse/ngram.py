@@ -456,7 +456,7 @@ def laplace_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     return rows
 
 
-# ------------------------------------------------- interpolation and Kneser–Ney smoothing
+# --------------------------------------------- interpolation and Kneser–Ney smoothing
 
 
 class _CountingLM:
@@ -551,8 +551,8 @@ class InterpolatedLM(_CountingLM):
     """Jelinek–Mercer interpolation: a fixed mixture of counting estimates.
 
     ``P̂(x | h) = λ₀/m + λ₁ P_ML(x) + λ₂ P_ML(x | h₁) + ... + λₙ P_ML(x | h_{n−1})``,
-    where ``P_ML(x | h_k) = n(h_k, x) / n(h_k)`` is the counting estimate with the last k
-    tokens of the context (``n(h_k)`` counted as a context, as in ``LaplaceLM``).
+    where ``P_ML(x | h_k) = n(h_k, x) / n(h_k)`` is the counting estimate with the
+    last k tokens of the context (``n(h_k)`` counted as a context, as in ``LaplaceLM``).
 
     * ``lambdas``: the weights ``(λ₀, λ₁, ..., λₙ)`` (n + 1 numbers, λ₀ for the uniform
       1/m), or ``(λ₁, ..., λₙ)`` (n numbers, λ₀ = 0); each >= 0, summing to 1.
@@ -601,13 +601,13 @@ class InterpolatedLM(_CountingLM):
             return out
         grams = list(_ngrams(tokens, k))  # grams[i] ends at position i + k − 1
         out[0, k - 1:] = [self.counts[k].get(g, 0) for g in grams]
-        out[1, k - 1:] = [self.counts[k - 1].get(g[:-1], 0) - (g[:-1] == self._tails[k - 1])
-                          for g in grams]
+        out[1, k - 1:] = [self.counts[k - 1].get(g[:-1], 0)
+                          - (g[:-1] == self._tails[k - 1]) for g in grams]
         return out
 
     def components(self, tokens: Sequence[Hashable]) -> np.ndarray:
-        """(n + 1, T): the uniform 1/m and the counting estimates of orders 1..n at every
-        position of ``tokens`` (an unseen context takes the next shorter one's
+        """(n + 1, T): the uniform 1/m and the counting estimates of orders 1..n at
+        every position of ``tokens`` (an unseen context takes the next shorter one's
         estimate)."""
         tokens = as_token_list(tokens)
         self._check_tokens(tokens)
@@ -753,10 +753,11 @@ class KneserNeyLM(_CountingLM):
                 f"num_tokens={self.num_tokens}, m={self.m})")
 
 
-# ------------------------------------------------------- tables for the stronger baselines
+# --------------------------------------------------- tables for the stronger baselines
 
 #: discounts tried by ``kneser_ney_table``: 0.05, 0.10, ..., 0.95.
-DEFAULT_DISCOUNT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+DEFAULT_DISCOUNT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2)
+                                                 for i in range(1, 20))
 
 
 def _split_parts(train, valid, test, vocab):
@@ -826,7 +827,7 @@ def interpolated_table(train: Sequence[Hashable], valid: Sequence[Hashable],
 
 
 def bigram_count_matrix(tokens: Sequence[int], m: int) -> np.ndarray:
-    """(m, m) array: entry [a, b] counts the bigram (a, b) in ``tokens`` (indices < m)."""
+    """(m, m) array: entry [a, b] counts the bigram (a, b) in ``tokens`` (ids < m)."""
     tokens = np.asarray(as_token_list(tokens), dtype=np.int64)
     if len(tokens) and (tokens.min() < 0 or tokens.max() >= m):
         raise ValueError(f"tokens must be indices in [0, {m}), got values from "
