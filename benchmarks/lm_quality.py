@@ -78,6 +78,12 @@ with the network reading the validation slice as one stream and the Kneser–Ney
 tail as one stream (every character but the first, as for ``test_ppl``). Both models see only
 the text before each prediction.
 
+Dynamic evaluation (``dynamic_evaluation``; Krause et al. 2018) adapts the winner to the
+text it is reading: the held-out part is read as one stream, 50 characters at a time; each
+chunk is scored first, then the network (a copy) takes one SGD step on that chunk's loss.
+Every prediction still uses only the text before it. The step size (among ``DYNAMIC_LRS``) is
+chosen on ``valid``; its mixture with Kneser–Ney is chosen like ``mixture``.
+
 On the last line ``valid_ppl=`` and ``test_ppl=`` are the winner's validation and test
 perplexities; ``seconds=`` is that run's ``seconds``.
 
@@ -91,6 +97,7 @@ smoke run of the whole pipeline whose numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -121,6 +128,8 @@ EVAL_ROWS = {"train": 32, "valid": 8, "test": 1}
 NGRAM_ORDERS = range(1, 6)  # the orders of chapter 3's table
 KN_ORDERS = range(1, 9)  # Kneser–Ney keeps improving past chapter 3's orders
 MIXTURE_WEIGHTS = [round(0.025 * i, 3) for i in range(41)]  # the network's weight
+DYNAMIC_LRS = [0.003, 0.01, 0.03, 0.1]  # SGD step sizes tried for dynamic evaluation
+DYNAMIC_CHUNK = 50  # characters scored, then learned from, at a time
 
 # One recipe for the whole comparison table: only the architecture changes between rows.
 TABLE_RECIPE = dict(
@@ -339,6 +348,60 @@ def mixture(net: nn.Module, kn_best: dict, splits: dict, device: torch.device) -
         "kn_valid_ppl_same_positions": mix_perplexity(rnn_valid, kn_valid, 0.0),
         "rnn_test_ppl_one_stream": mix_perplexity(rnn_test, kn_test, 1.0),
         "kn_test_ppl_same_positions": mix_perplexity(rnn_test, kn_test, 0.0),
+    }
+
+
+def dynamic_log_probs(net: nn.Module, tokens: list[int], device: torch.device, lr: float,
+                      chunk: int = DYNAMIC_CHUNK, theta: float = 1.0) -> np.ndarray:
+    """Dynamic evaluation (Krause et al. 2018): read ``tokens`` as one stream, ``chunk``
+    characters at a time; score each chunk with the current weights, *then* take one SGD
+    step (step size ``lr``, gradient clipped to ``theta``) on that chunk's loss, so every
+    prediction uses only the text before it. Works on a copy: ``net`` is unchanged.
+    Returns the log-probabilities, aligned with ``stream_log_probs``."""
+    net = copy.deepcopy(net)
+    net.eval()  # no dropout while adapting
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    out, state = [], None
+    for X, Y in stream_batches(tokens, 1, chunk):
+        if state is None:
+            state = net.begin_state(1, device)
+        logits, state = net(X.to(device), state)  # (chunk, vocab): time-major
+        log_p = torch.log_softmax(logits.double(), dim=-1)
+        picked = log_p.gather(1, Y.reshape(-1, 1).to(device))[:, 0]  # (chunk,)
+        out.append(picked.detach().cpu())
+        opt.zero_grad()
+        (-picked.mean()).backward()  # learn from the chunk just scored
+        nn.utils.clip_grad_norm_(net.parameters(), theta)
+        opt.step()
+        state = (tuple(h.detach() for h in state) if isinstance(state, tuple)
+                 else state.detach())
+    return torch.cat(out).numpy()
+
+
+def dynamic_evaluation(net: nn.Module, kn_best: dict, splits: dict,
+                       device: torch.device) -> dict:
+    """Dynamic evaluation with the step size chosen on ``valid``, and its mixture with the
+    best Kneser–Ney model (weight chosen on ``valid``, as for ``mixture``)."""
+    tuner = KneserNeyLM(splits["train"], kn_best["order"], kn_best["discount"])
+    refit = KneserNeyLM(splits["train"] + splits["valid"], kn_best["order"],
+                        kn_best["discount"])
+    kn_valid = tuner.log_probs(splits["valid"])[1:]
+    kn_test = refit.log_probs(splits["test"])[1:]
+    valid = {lr: dynamic_log_probs(net, splits["valid"], device, lr) for lr in DYNAMIC_LRS}
+    valid_ppls = {lr: mix_perplexity(v, kn_valid, 1.0) for lr, v in valid.items()}
+    lr = min(DYNAMIC_LRS, key=valid_ppls.get)
+    test = dynamic_log_probs(net, splits["test"], device, lr)
+    mix_valid = [mix_perplexity(valid[lr], kn_valid, w) for w in MIXTURE_WEIGHTS]
+    w = MIXTURE_WEIGHTS[int(np.argmin(mix_valid))]
+    return {
+        "lr": lr,
+        "chunk": DYNAMIC_CHUNK,
+        "valid_ppl": valid_ppls[lr],
+        "test_ppl": mix_perplexity(test, kn_test, 1.0),
+        "valid_ppls": [valid_ppls[x] for x in DYNAMIC_LRS],
+        "lrs": DYNAMIC_LRS,
+        "mixture": {"weight": w, "valid_ppl": min(mix_valid),
+                    "test_ppl": mix_perplexity(test, kn_test, w)},
     }
 
 
@@ -596,6 +659,14 @@ def main(argv: list[str] | None = None) -> dict:
         f"test {mix['test_ppl']:.3f}",
         flush=True,
     )
+    dynamic = dynamic_evaluation(winner["_net"], kn_best, splits, device)
+    dynamic["model"] = winner["name"]
+    print(
+        f"  dynamic evaluation: lr {dynamic['lr']:g}, valid {dynamic['valid_ppl']:.3f}  "
+        f"test {dynamic['test_ppl']:.3f}; mixed with Kneser–Ney: test "
+        f"{dynamic['mixture']['test_ppl']:.3f}",
+        flush=True,
+    )
     for r in rows + ([best] if best else []):
         del r["_net"]
 
@@ -636,6 +707,7 @@ def main(argv: list[str] | None = None) -> dict:
         "kneser_ney": kn_rows,
         "kneser_ney_best": {k: kn_best[k] for k in ("order", "discount", "valid_ppl", "test_ppl")},
         "mixture": mix,
+        "dynamic_evaluation": dynamic,
         "models": rows,
         "best": best,
     }
