@@ -128,7 +128,7 @@ EVAL_ROWS = {"train": 32, "valid": 8, "test": 1}
 NGRAM_ORDERS = range(1, 6)  # the orders of chapter 3's table
 KN_ORDERS = range(1, 9)  # Kneser–Ney keeps improving past chapter 3's orders
 MIXTURE_WEIGHTS = [round(0.025 * i, 3) for i in range(41)]  # the network's weight
-DYNAMIC_LRS = [0.003, 0.01, 0.03, 0.1]  # SGD step sizes tried for dynamic evaluation
+DYNAMIC_LRS = [0.01, 0.03, 0.1, 0.3, 1.0]  # SGD step sizes tried for dynamic evaluation
 DYNAMIC_CHUNK = 50  # characters scored, then learned from, at a time
 
 # One recipe for the whole comparison table: only the architecture changes between rows.
