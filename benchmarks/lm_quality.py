@@ -1,7 +1,8 @@
 """Language-model quality on the whole Time Machine, character level: recurrent networks
-against the best Laplace n-gram, on one held-out split.
+against the best Laplace and Kneser–Ney n-grams, and the network mixed with Kneser–Ney, on
+one held-out split.
 
-    python benchmarks/lm_quality.py                  # the full comparison, writes the results file (~12 min)
+    python benchmarks/lm_quality.py                  # the full comparison, writes the results file (~13 min)
     python benchmarks/lm_quality.py --models best    # only the best recipe (~3.5 min)
     python benchmarks/lm_quality.py --quick --models lstm_concise,best   # a smoke run of the pipeline
 
@@ -18,7 +19,10 @@ command line, the machine, the load average and the date; the section "How Good 
 Language Models?" of chapter 10 (``book/10b_lm_quality.ipynb``) loads and shows that file.
 A readable table is printed, and as the very last line::
 
-    best: <model> valid_ppl=<x> ngram_ppl=<y> seconds=<training seconds>
+    best: <model> valid_ppl=<x> test_ppl=<y> kn_test_ppl=<z> mixture_test_ppl=<w> seconds=<s>
+
+(the winner's validation and test perplexity, the best Kneser–Ney model's and the mixture's
+test perplexity, and the winner's training seconds).
 
 The split and what each number measures
 ---------------------------------------
@@ -60,9 +64,28 @@ perplexity, the model refitted on ``train + valid`` and scored on ``test``. The 
 n-gram" (``ngram_best``) is the order with the lowest *validation* perplexity; ``ngram_ppl``
 on the last line is its test perplexity, computed here by the package.
 
-On the last line ``valid_ppl=`` is, in the issue's words, the *held-out* perplexity: the
-``test_ppl`` of the best recipe on the last 10 %, not the validation-slice figure.
-``seconds=`` is that run's ``seconds``.
+The Kneser–Ney baseline (``kneser_ney`` rows, ``kneser_ney_best``) is
+``rnncourse.ngram.kneser_ney_table`` for orders 1 to 8: for each order the discount (0.05 to
+0.95) of the lowest validation perplexity, refitted on ``train + valid`` and scored on
+``test``; the best order is chosen on validation. This is the baseline RNN language-model
+papers report against (Mikolov et al. 2010: a Kneser–Ney 5-gram).
+
+The mixture (``mixture``; Mikolov et al. 2010, 2011): the winner's next-character
+distribution and the best Kneser–Ney model's, interpolated with one weight,
+``w · P_rnn + (1 − w) · P_kn``. The weight (0 to 1 in steps of 0.025) is chosen on ``valid``,
+with the network reading the validation slice as one stream and the Kneser–Ney model fitted on
+``train``; the test figure uses the refitted Kneser–Ney model and the network reading the test
+tail as one stream (every character but the first, as for ``test_ppl``). Both models see only
+the text before each prediction.
+
+Dynamic evaluation (``dynamic_evaluation``; Krause et al. 2018) adapts the winner to the
+text it is reading: the held-out part is read as one stream, 50 characters at a time; each
+chunk is scored first, then the network (a copy) takes one SGD step on that chunk's loss.
+Every prediction still uses only the text before it. The step size (among ``DYNAMIC_LRS``) is
+chosen on ``valid``; its mixture with Kneser–Ney is chosen like ``mixture``.
+
+On the last line ``valid_ppl=`` and ``test_ppl=`` are the winner's validation and test
+perplexities; ``seconds=`` is that run's ``seconds``.
 
 Timings depend on the machine and on whatever else runs on it: the JSON records the load
 average before and after the run. PyTorch runs on one CPU thread unless ``--threads`` says
@@ -74,6 +97,7 @@ smoke run of the whole pipeline whose numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -83,11 +107,13 @@ import shlex
 import sys
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
 from rnncourse.models import RNNModel, RNNModelScratch
-from rnncourse.ngram import laplace_table, train_valid_test_split
+from rnncourse.ngram import (KneserNeyLM, kneser_ney_table, laplace_table,
+                             train_valid_test_split)
 from rnncourse.sampling import SeqDataLoader
 from rnncourse.text import load_corpus_time_machine
 from rnncourse.train import FixedBatches, evaluate_perplexity, train_lm
@@ -100,6 +126,10 @@ EVAL_CHUNK = (
 )
 EVAL_ROWS = {"train": 32, "valid": 8, "test": 1}
 NGRAM_ORDERS = range(1, 6)  # the orders of chapter 3's table
+KN_ORDERS = range(1, 9)  # Kneser–Ney keeps improving past chapter 3's orders
+MIXTURE_WEIGHTS = [round(0.025 * i, 3) for i in range(41)]  # the network's weight
+DYNAMIC_LRS = [0.01, 0.03, 0.1, 0.3, 1.0]  # SGD step sizes tried for dynamic evaluation
+DYNAMIC_CHUNK = 50  # characters scored, then learned from, at a time
 
 # One recipe for the whole comparison table: only the architecture changes between rows.
 TABLE_RECIPE = dict(
@@ -144,6 +174,7 @@ BEST_RECIPE = dict(
     num_steps=32,
     theta=1.0,
     patience=4,
+    weight_decay=0.0,
 )
 
 
@@ -223,7 +254,8 @@ def train_and_evaluate(
         splits["train"], spec["batch_size"], spec["num_steps"], use_random_iter=False
     )
     valid_iter = stream_batches(splits["valid"], EVAL_ROWS["valid"])
-    optimizer = torch.optim.Adam(net.parameters(), lr=spec["lr"])
+    optimizer = torch.optim.Adam(net.parameters(), lr=spec["lr"],
+                                 weight_decay=spec.get("weight_decay", 0.0))
     lr, decay = spec["lr"], spec["lr_decay"]
     history = train_lm(
         net,
@@ -265,7 +297,112 @@ def train_and_evaluate(
             "perplexity"
         ],  # running mean over each epoch's minibatches, dropout on
     }
+    row["_net"] = net  # for the mixture; removed before the results are written
     return row
+
+
+def stream_log_probs(net: nn.Module, tokens: list[int], device: torch.device) -> np.ndarray:
+    """log P(x_t | x_0, ..., x_{t-1}) for t = 1, ..., len(tokens) - 1: the network reads
+    ``tokens`` as one stream, the state carried, in eval mode (what ``test_ppl`` scores)."""
+    was_training = net.training
+    net.eval()
+    out, state = [], None
+    try:
+        with torch.no_grad():
+            for X, Y in stream_batches(tokens, 1):
+                if state is None:
+                    state = net.begin_state(1, device)
+                logits, state = net(X.to(device), state)  # (chunk, vocab): time-major
+                log_p = torch.log_softmax(logits.double(), dim=-1)
+                out.append(log_p.gather(1, Y.reshape(-1, 1).to(device))[:, 0].cpu())
+    finally:
+        net.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def mix_perplexity(rnn_log_p: np.ndarray, kn_log_p: np.ndarray, weight: float) -> float:
+    """Perplexity of ``weight · P_rnn + (1 − weight) · P_kn`` over the same positions."""
+    p = weight * np.exp(rnn_log_p) + (1 - weight) * np.exp(kn_log_p)
+    return float(np.exp(-np.log(p).mean()))
+
+
+def mixture(net: nn.Module, kn_best: dict, splits: dict, device: torch.device) -> dict:
+    """The network interpolated with the best Kneser–Ney model, the weight chosen on
+    ``valid`` (see the module docstring)."""
+    order, discount = kn_best["order"], kn_best["discount"]
+    tuner = KneserNeyLM(splits["train"], order, discount)
+    refit = KneserNeyLM(splits["train"] + splits["valid"], order, discount)
+    rnn_valid = stream_log_probs(net, splits["valid"], device)
+    rnn_test = stream_log_probs(net, splits["test"], device)
+    kn_valid = tuner.log_probs(splits["valid"])[1:]  # the positions the network predicts
+    kn_test = refit.log_probs(splits["test"])[1:]
+    valid_ppls = [mix_perplexity(rnn_valid, kn_valid, w) for w in MIXTURE_WEIGHTS]
+    w = MIXTURE_WEIGHTS[int(np.argmin(valid_ppls))]
+    return {
+        "weight": w,
+        "valid_ppl": min(valid_ppls),
+        "test_ppl": mix_perplexity(rnn_test, kn_test, w),
+        "valid_ppls": valid_ppls,
+        "weights": MIXTURE_WEIGHTS,
+        "rnn_valid_ppl_one_stream": mix_perplexity(rnn_valid, kn_valid, 1.0),
+        "kn_valid_ppl_same_positions": mix_perplexity(rnn_valid, kn_valid, 0.0),
+        "rnn_test_ppl_one_stream": mix_perplexity(rnn_test, kn_test, 1.0),
+        "kn_test_ppl_same_positions": mix_perplexity(rnn_test, kn_test, 0.0),
+    }
+
+
+def dynamic_log_probs(net: nn.Module, tokens: list[int], device: torch.device, lr: float,
+                      chunk: int = DYNAMIC_CHUNK, theta: float = 1.0) -> np.ndarray:
+    """Dynamic evaluation (Krause et al. 2018): read ``tokens`` as one stream, ``chunk``
+    characters at a time; score each chunk with the current weights, *then* take one SGD
+    step (step size ``lr``, gradient clipped to ``theta``) on that chunk's loss, so every
+    prediction uses only the text before it. Works on a copy: ``net`` is unchanged.
+    Returns the log-probabilities, aligned with ``stream_log_probs``."""
+    net = copy.deepcopy(net)
+    net.eval()  # no dropout while adapting
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    out, state = [], None
+    for X, Y in stream_batches(tokens, 1, chunk):
+        if state is None:
+            state = net.begin_state(1, device)
+        logits, state = net(X.to(device), state)  # (chunk, vocab): time-major
+        log_p = torch.log_softmax(logits.double(), dim=-1)
+        picked = log_p.gather(1, Y.reshape(-1, 1).to(device))[:, 0]  # (chunk,)
+        out.append(picked.detach().cpu())
+        opt.zero_grad()
+        (-picked.mean()).backward()  # learn from the chunk just scored
+        nn.utils.clip_grad_norm_(net.parameters(), theta)
+        opt.step()
+        state = (tuple(h.detach() for h in state) if isinstance(state, tuple)
+                 else state.detach())
+    return torch.cat(out).numpy()
+
+
+def dynamic_evaluation(net: nn.Module, kn_best: dict, splits: dict,
+                       device: torch.device) -> dict:
+    """Dynamic evaluation with the step size chosen on ``valid``, and its mixture with the
+    best Kneser–Ney model (weight chosen on ``valid``, as for ``mixture``)."""
+    tuner = KneserNeyLM(splits["train"], kn_best["order"], kn_best["discount"])
+    refit = KneserNeyLM(splits["train"] + splits["valid"], kn_best["order"],
+                        kn_best["discount"])
+    kn_valid = tuner.log_probs(splits["valid"])[1:]
+    kn_test = refit.log_probs(splits["test"])[1:]
+    valid = {lr: dynamic_log_probs(net, splits["valid"], device, lr) for lr in DYNAMIC_LRS}
+    valid_ppls = {lr: mix_perplexity(v, kn_valid, 1.0) for lr, v in valid.items()}
+    lr = min(DYNAMIC_LRS, key=valid_ppls.get)
+    test = dynamic_log_probs(net, splits["test"], device, lr)
+    mix_valid = [mix_perplexity(valid[lr], kn_valid, w) for w in MIXTURE_WEIGHTS]
+    w = MIXTURE_WEIGHTS[int(np.argmin(mix_valid))]
+    return {
+        "lr": lr,
+        "chunk": DYNAMIC_CHUNK,
+        "valid_ppl": valid_ppls[lr],
+        "test_ppl": mix_perplexity(test, kn_test, 1.0),
+        "valid_ppls": [valid_ppls[x] for x in DYNAMIC_LRS],
+        "lrs": DYNAMIC_LRS,
+        "mixture": {"weight": w, "valid_ppl": min(mix_valid),
+                    "test_ppl": mix_perplexity(test, kn_test, w)},
+    }
 
 
 def machine_info(device: torch.device) -> dict:
@@ -400,6 +537,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"(keys: {', '.join(BEST_RECIPE)})",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--note",
+        default=None,
+        help="a note stored in the results file (e.g. that the run was made under load)",
+    )
     args = p.parse_args(argv)
     requested = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in requested if m not in names]
@@ -457,6 +599,18 @@ def main(argv: list[str] | None = None) -> dict:
             flush=True,
         )
 
+    kn_rows = [
+        {k: r[k] for k in ("order", "discount", "valid_ppl", "test_ppl")}
+        for r in kneser_ney_table(train, valid, test, orders=KN_ORDERS)
+    ]
+    kn_best = min(kn_rows, key=lambda r: r["valid_ppl"])  # chosen on the validation slice
+    for r in kn_rows:
+        print(
+            f"  Kneser–Ney {r['order']}-gram D={r['discount']:<5g} valid {r['valid_ppl']:.3f}  "
+            f"test {r['test_ppl']:.3f}",
+            flush=True,
+        )
+
     rows = []
     for name in [m for m in TABLE_MODELS if m in args.models]:
         implementation, cell, num_layers = TABLE_MODELS[name]
@@ -496,7 +650,28 @@ def main(argv: list[str] | None = None) -> dict:
             flush=True,
         )
 
+    # the winner: the best recipe when it ran, else the table's best by validation perplexity
+    winner = best if best is not None else min(rows, key=lambda r: r["valid_ppl"])
+    mix = mixture(winner["_net"], kn_best, splits, device)
+    mix["model"] = winner["name"]
+    print(
+        f"  mixture with Kneser–Ney: weight {mix['weight']:g}, valid {mix['valid_ppl']:.3f}  "
+        f"test {mix['test_ppl']:.3f}",
+        flush=True,
+    )
+    dynamic = dynamic_evaluation(winner["_net"], kn_best, splits, device)
+    dynamic["model"] = winner["name"]
+    print(
+        f"  dynamic evaluation: lr {dynamic['lr']:g}, valid {dynamic['valid_ppl']:.3f}  "
+        f"test {dynamic['test_ppl']:.3f}; mixed with Kneser–Ney: test "
+        f"{dynamic['mixture']['test_ppl']:.3f}",
+        flush=True,
+    )
+    for r in rows + ([best] if best else []):
+        del r["_net"]
+
     results = {
+        "note": args.note,
         "command": " ".join(
             [
                 "python benchmarks/lm_quality.py",
@@ -529,6 +704,10 @@ def main(argv: list[str] | None = None) -> dict:
         "table_recipe": dict(TABLE_RECIPE, optimizer="Adam", sampling="sequential"),
         "ngram": ngram_rows,
         "ngram_best": ngram_best,
+        "kneser_ney": kn_rows,
+        "kneser_ney_best": {k: kn_best[k] for k in ("order", "discount", "valid_ppl", "test_ppl")},
+        "mixture": mix,
+        "dynamic_evaluation": dynamic,
         "models": rows,
         "best": best,
     }
@@ -541,10 +720,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(format_table(shown, ngram_best))
     if args.out is not None:
         print(f"\nwrote {args.out}")
-    # the winner: the best recipe when it ran, else the table's best by validation perplexity
-    winner = best if best is not None else min(rows, key=lambda r: r["valid_ppl"])
     print(
-        f"best: {winner['name']} valid_ppl={winner['test_ppl']:.3f} ngram_ppl={ngram_best['test_ppl']:.3f} "
+        f"best: {winner['name']} valid_ppl={winner['valid_ppl']:.3f} test_ppl={winner['test_ppl']:.3f} "
+        f"kn_test_ppl={kn_best['test_ppl']:.3f} mixture_test_ppl={mix['test_ppl']:.3f} "
         f"seconds={winner['seconds']:.1f}"
     )
     return results

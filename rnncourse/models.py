@@ -43,6 +43,7 @@ __all__ = [
     "input_projection",
     "scale_grad",
     "copy_from_torch",
+    "gate_activations",
 ]
 
 BPTT_MODES = ("full", "truncated", "randomized")
@@ -361,6 +362,32 @@ class LSTMScratch(nn.Module):
 
 CELLS: dict[str, type[nn.Module]] = {"rnn": RNNScratch, "gru": GRUScratch,
                                      "lstm": LSTMScratch}
+
+
+@torch.no_grad()
+def gate_activations(cell: GRUScratch | LSTMScratch, inputs: torch.Tensor,
+                     state=None) -> dict[str, torch.Tensor]:
+    """The gates of a scratch GRU or LSTM cell at every step of ``inputs``.
+
+    Runs the cell, then evaluates each gate's equation on the hidden state before every
+    step, all steps in one batched product. Returns ``{"R", "Z"}`` (GRU) or ``{"I",
+    "F", "O"}`` (LSTM), each (num_steps, batch, num_hiddens); ``state`` as for the
+    cell's ``forward``.
+    """
+    if not isinstance(cell, (GRUScratch, LSTMScratch)):
+        raise TypeError(f"cell must be a GRUScratch or LSTMScratch, got "
+                        f"{type(cell).__name__}")
+    outputs, _ = cell(inputs, state)  # (num_steps, batch, num_hiddens)
+    if state is None:
+        state = cell.begin_state(inputs.shape[1], inputs.device)
+    H0 = state if isinstance(cell, GRUScratch) else state[0]  # (batch, num_hiddens)
+    H_prev = torch.cat([H0[None], outputs[:-1]])  # H_{t-1} for every step t
+    names = ({"R": "r", "Z": "z"} if isinstance(cell, GRUScratch)
+             else {"I": "i", "F": "f", "O": "o"})
+    return {G: torch.sigmoid(input_projection(inputs, getattr(cell, f"W_x{g}"),
+                                              getattr(cell, f"b_{g}"))
+                             + H_prev @ getattr(cell, f"W_h{g}"))
+            for G, g in names.items()}
 
 
 # --------------------------------------------------------------- deep and bidirectional

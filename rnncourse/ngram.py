@@ -42,6 +42,15 @@ __all__ = [
     "train_valid_test_split",
     "laplace_table",
     "DEFAULT_EPS_GRID",
+    "InterpolatedLM",
+    "KneserNeyLM",
+    "fit_lambdas",
+    "interpolated_table",
+    "kneser_ney_table",
+    "DEFAULT_DISCOUNT_GRID",
+    "bigram_count_matrix",
+    "train_softmax_bigram",
+    "softmax_bigram_perplexity",
 ]
 
 
@@ -445,3 +454,423 @@ def laplace_table(train: Sequence[Hashable], valid: Sequence[Hashable],
                      "train_ppl": model.perplexity(trainvalid),
                      "test_ppl": model.perplexity(test)})
     return rows
+
+
+# --------------------------------------------- interpolation and Kneser–Ney smoothing
+
+
+class _CountingLM:
+    """What ``InterpolatedLM`` and ``KneserNeyLM`` share: the counts, the support, the
+    argument checks, and ``prob``/``distribution``/``log_probs``/``perplexity`` computed
+    from per-position count arrays (subclasses define ``_level_arrays`` and
+    ``_combine``)."""
+
+    def _fit(self, tokens: Sequence[Hashable], n: int,
+             vocab: Iterable[Hashable] | None) -> list:
+        _check_order(n)
+        tokens = as_token_list(tokens)
+        if not tokens:
+            raise ValueError("tokens: cannot fit a language model to an empty token "
+                             "sequence")
+        self.n = n
+        self.num_tokens = len(tokens)
+        self.counts: list[collections.Counter] = [collections.Counter()]
+        self.counts += [collections.Counter(_ngrams(tokens, k))
+                        for k in range(1, n + 1)]
+        seen = [g[0] for g in self.counts[1]]
+        support = (list(dict.fromkeys(_support_list(vocab))) if vocab is not None
+                   else seen)
+        if not set(seen) <= set(support):
+            missing = sorted(map(repr, set(seen) - set(support)))[:5]
+            raise ValueError("vocab must contain every training token; missing e.g. "
+                             f"{', '.join(missing)}")
+        self.vocab: list[Hashable] = support
+        self._index = {tok: i for i, tok in enumerate(support)}
+        self.m = len(support)
+        return tokens
+
+    def _check_tokens(self, tokens: Iterable[Hashable]) -> None:
+        outside = [t for t in dict.fromkeys(tokens) if t not in self._index]
+        if outside:
+            shown = ", ".join(map(repr, outside[:5]))
+            raise ValueError(f"tokens: {len(outside)} token(s) outside the model's "
+                             f"vocabulary of m={self.m} tokens (e.g. {shown}): pass "
+                             "vocab=... with every token, or map unknown tokens to "
+                             "'<unk>' before training")
+
+    def count(self, ngram: Sequence[Hashable]) -> int:
+        """n(x₁, ..., x_k): how often the tokens ``ngram`` occur in a row in training
+        (k <= n)."""
+        ngram = tuple(as_token_list(ngram, "ngram"))
+        if not 1 <= len(ngram) <= self.n:
+            raise ValueError(f"ngram: a model of order {self.n} counts 1- to "
+                             f"{self.n}-grams, got a {len(ngram)}-gram")
+        return self.counts[len(ngram)][ngram]
+
+    def _context(self, context: Sequence[Hashable]) -> tuple:
+        context = tuple(as_token_list(context, "context"))
+        return context[max(0, len(context) - (self.n - 1)):] if self.n > 1 else ()
+
+    def prob(self, token: Hashable, context: Sequence[Hashable] = ()) -> float:
+        """P̂(token | context); only the last n − 1 tokens of ``context`` matter."""
+        token = _as_token(token)
+        self._check_tokens([token])
+        context = self._context(context)
+        return float(np.exp(self._log_probs_at(list(context) + [token],
+                                               len(context))[0]))
+
+    def distribution(self, context: Sequence[Hashable] = ()) -> dict[Hashable, float]:
+        """P̂(x | context) for every token x of the vocabulary (the values sum to 1)."""
+        return {tok: self.prob(tok, context) for tok in self.vocab}
+
+    def _log_probs_at(self, tokens: list, start: int = 0) -> np.ndarray:
+        """log P̂ of ``tokens[start:]``, the tokens before ``start`` being context only
+        (they may lie outside the support: an unseen context)."""
+        self._check_tokens(tokens[start:])
+        arrays = [self._level_arrays(tokens, k)[:, start:]
+                  for k in range(1, self.n + 1)]
+        level = np.minimum(np.arange(1, len(tokens) + 1), self.n)[start:]
+        with np.errstate(divide="ignore"):
+            return np.log(self._combine(arrays, level))
+
+    def log_probs(self, tokens: Sequence[Hashable]) -> np.ndarray:
+        """log P̂(x_t | previous n − 1 tokens) for each token of ``tokens``, shape
+        (T,); the first tokens use the shorter context that exists."""
+        return self._log_probs_at(as_token_list(tokens))
+
+    def perplexity(self, tokens: Sequence[Hashable]) -> float:
+        """exp(−mean log P̂(x_t | previous n − 1 tokens)) over ``tokens``."""
+        tokens = as_token_list(tokens)
+        if not tokens:
+            raise ValueError("tokens: perplexity of an empty token sequence is "
+                             "undefined")
+        return float(np.exp(-self.log_probs(tokens).mean()))
+
+
+class InterpolatedLM(_CountingLM):
+    """Jelinek–Mercer interpolation: a fixed mixture of counting estimates.
+
+    ``P̂(x | h) = λ₀/m + λ₁ P_ML(x) + λ₂ P_ML(x | h₁) + ... + λₙ P_ML(x | h_{n−1})``,
+    where ``P_ML(x | h_k) = n(h_k, x) / n(h_k)`` is the counting estimate with the
+    last k tokens of the context (``n(h_k)`` counted as a context, as in ``LaplaceLM``).
+
+    * ``lambdas``: the weights ``(λ₀, λ₁, ..., λₙ)`` (n + 1 numbers, λ₀ for the uniform
+      1/m), or ``(λ₁, ..., λₙ)`` (n numbers, λ₀ = 0); each >= 0, summing to 1.
+    * A context never seen in training has no counting estimate: its weight goes to the
+      longest shorter context that was seen. So every conditional sums to 1.
+    """
+
+    def __init__(self, tokens: Sequence[Hashable], n: int,
+                 lambdas: Sequence[float],
+                 vocab: Iterable[Hashable] | None = None) -> None:
+        _check_order(n)
+        self.lambdas = self._check_lambdas(lambdas, n)
+        tokens = self._fit(tokens, n, vocab)
+        self._tails = [tuple(tokens[len(tokens) - k:]) if k <= len(tokens) else None
+                       for k in range(n)]
+
+    @staticmethod
+    def _check_lambdas(lambdas: Sequence[float], n: int) -> tuple[float, ...]:
+        try:
+            values = tuple(float(v) for v in lambdas)
+        except TypeError:
+            raise ValueError(f"lambdas must be a sequence of {n + 1} weights (λ₀, ..., "
+                             f"λ{n}), got {lambdas!r}") from None
+        if len(values) == n:
+            values = (0.0,) + values
+        if len(values) != n + 1:
+            raise ValueError(f"lambdas: a model of order n={n} needs n + 1 = {n + 1} "
+                             f"weights (λ₀, ..., λ{n}) or n, got {len(values)}")
+        if any(not v >= 0 for v in values) or abs(sum(values) - 1) > 1e-9:
+            raise ValueError(f"lambdas must be >= 0 and sum to 1, got {values}")
+        return values
+
+    def with_lambdas(self, lambdas: Sequence[float]) -> "InterpolatedLM":
+        """The same counts with other weights."""
+        other = copy.copy(self)
+        other.lambdas = self._check_lambdas(lambdas, self.n)
+        return other
+
+    def _level_arrays(self, tokens: list, k: int) -> np.ndarray:
+        """(2, T): n(h_{k−1}, x_t) and n(h_{k−1}) as a context, at every position."""
+        T = len(tokens)
+        out = np.zeros((2, T))
+        if k == 1:
+            out[0] = [self.counts[1].get((t,), 0) for t in tokens]
+            out[1] = self.num_tokens
+            return out
+        grams = list(_ngrams(tokens, k))  # grams[i] ends at position i + k − 1
+        out[0, k - 1:] = [self.counts[k].get(g, 0) for g in grams]
+        out[1, k - 1:] = [self.counts[k - 1].get(g[:-1], 0)
+                          - (g[:-1] == self._tails[k - 1]) for g in grams]
+        return out
+
+    def components(self, tokens: Sequence[Hashable]) -> np.ndarray:
+        """(n + 1, T): the uniform 1/m and the counting estimates of orders 1..n at
+        every position of ``tokens`` (an unseen context takes the next shorter one's
+        estimate)."""
+        tokens = as_token_list(tokens)
+        self._check_tokens(tokens)
+        arrays = [self._level_arrays(tokens, k) for k in range(1, self.n + 1)]
+        level = np.minimum(np.arange(1, len(tokens) + 1), self.n)
+        return self._components(arrays, level)
+
+    def _components(self, arrays: list, level: np.ndarray) -> np.ndarray:
+        T = len(level)
+        comp = np.empty((self.n + 1, T))
+        comp[0] = 1.0 / self.m
+        prev = comp[0]
+        for k, (num, den) in enumerate(arrays, start=1):
+            usable = (den > 0) & (k <= level)
+            cur = np.where(usable, num / np.where(usable, den, 1.0), prev)
+            comp[k] = prev = cur
+        return comp
+
+    def _combine(self, arrays: list, level: np.ndarray) -> np.ndarray:
+        return np.asarray(self.lambdas) @ self._components(arrays, level)
+
+    def __repr__(self) -> str:
+        lams = ", ".join(f"{v:.3g}" for v in self.lambdas)
+        return (f"InterpolatedLM(n={self.n}, lambdas=({lams}), "
+                f"num_tokens={self.num_tokens}, m={self.m})")
+
+
+def fit_lambdas(model: InterpolatedLM, heldout: Sequence[Hashable],
+                num_iters: int = 200, tol: float = 1e-10) -> tuple[float, ...]:
+    """The weights (λ₀, ..., λₙ) that maximise the likelihood of ``heldout`` under
+    ``model``'s counts: the EM algorithm for the weights of a mixture (Jelinek & Mercer
+    1980), from equal weights. Returns the weights; ``model`` is unchanged."""
+    comp = model.components(heldout)  # (n + 1, T)
+    lam = np.full(model.n + 1, 1.0 / (model.n + 1))
+    for _ in range(num_iters):
+        mix = lam @ comp  # (T,)
+        new = (lam[:, None] * comp / mix).mean(axis=1)  # (n + 1,): responsibilities
+        new /= new.sum()
+        done = np.abs(new - lam).max() < tol
+        lam = new
+        if done:
+            break
+    return tuple(float(v) for v in lam)
+
+
+class KneserNeyLM(_CountingLM):
+    """Interpolated Kneser–Ney smoothing (Kneser & Ney 1995; Chen & Goodman 1999).
+
+    With one discount D in (0, 1), for the longest context h (n − 1 tokens)::
+
+        P̂(x | h) = max(n(h, x) − D, 0) / n(h)  +  D · N₁₊(h •) / n(h) · P̂ₖₙ(x | h′)
+
+    where h′ drops the first token of h, ``n(h)`` counts h as a context and
+    ``N₁₊(h •)`` is the number of distinct tokens seen after h. The lower orders
+    P̂ₖₙ(x | h′) have the same form with **continuation counts** in place of counts:
+    ``N₁₊(• h′ x)``, the number of distinct tokens seen before h′ x, which measures in
+    how many contexts x appears rather than how often. The unigram level interpolates
+    with the uniform 1/m, so every token of the support has a nonzero probability. An
+    unseen context (zero denominator) takes its lower order's distribution unchanged.
+    Contexts shorter than n − 1 tokens (a sequence's first tokens) use the lower-order
+    distributions, as NLTK's ``KneserNeyInterpolated`` does.
+    """
+
+    def __init__(self, tokens: Sequence[Hashable], n: int, discount: float = 0.75,
+                 vocab: Iterable[Hashable] | None = None) -> None:
+        _check_order(n)
+        self.discount = self._check_discount(discount)
+        tokens = self._fit(tokens, n, vocab)
+        self._tails = [tuple(tokens[len(tokens) - k:]) if k <= len(tokens) else None
+                       for k in range(n)]
+        # continuation counts N₁₊(• g) for every k-gram g, k = 1..n − 1, from the
+        # (k+1)-grams; then per context h: the sum over x of N₁₊(• h x) and the number
+        # of x with N₁₊(• h x) > 0
+        self.cont: list[collections.Counter] = [collections.Counter()]
+        self.cont_den: list[collections.Counter] = [collections.Counter()]
+        self.cont_types: list[collections.Counter] = [collections.Counter()]
+        for k in range(1, n):
+            cont = collections.Counter(g[1:] for g in self.counts[k + 1])
+            den, types = collections.Counter(), collections.Counter()
+            for g, c in cont.items():
+                den[g[:-1]] += c
+                types[g[:-1]] += 1
+            self.cont.append(cont)
+            self.cont_den.append(den)
+            self.cont_types.append(types)
+        # N₁₊(h •) for the longest contexts, from the raw n-gram counts
+        self.followers = collections.Counter(g[:-1] for g in self.counts[n])
+
+    @staticmethod
+    def _check_discount(discount: float) -> float:
+        if (isinstance(discount, bool)
+                or not isinstance(discount, (int, float, np.integer, np.floating))):
+            raise ValueError(f"discount must be a number in (0, 1), got {discount!r}")
+        if not 0 < discount < 1:
+            raise ValueError(f"discount must be in (0, 1), got {discount}")
+        return float(discount)
+
+    def with_discount(self, discount: float) -> "KneserNeyLM":
+        """The same counts with another discount."""
+        other = copy.copy(self)
+        other.discount = self._check_discount(discount)
+        return other
+
+    def continuation_count(self, ngram: Sequence[Hashable]) -> int:
+        """N₁₊(• ngram): how many distinct tokens precede ``ngram`` in training."""
+        ngram = tuple(as_token_list(ngram, "ngram"))
+        if not 1 <= len(ngram) < self.n:
+            raise ValueError(f"ngram: a model of order {self.n} keeps continuation "
+                             f"counts of 1- to {self.n - 1}-grams, got {len(ngram)}")
+        return self.cont[len(ngram)][ngram]
+
+    def _level_arrays(self, tokens: list, k: int) -> np.ndarray:
+        """(3, T) at every position t, for the level with k − 1 tokens of context:
+        numerator, denominator and number of types (see the class docstring)."""
+        T = len(tokens)
+        out = np.zeros((3, T))
+        grams = list(_ngrams(tokens, k))  # grams[i] ends at position i + k − 1
+        if k == self.n:  # raw counts, used where the whole context is available
+            out[0, k - 1:] = [self.counts[k].get(g, 0) for g in grams]
+            out[1, k - 1:] = [self.counts[k - 1].get(g[:-1], 0)
+                              - (g[:-1] == self._tails[k - 1]) if k > 1
+                              else self.num_tokens for g in grams]
+            out[2, k - 1:] = [self.followers.get(g[:-1], 0) for g in grams]
+        else:  # continuation counts
+            out[0, k - 1:] = [self.cont[k].get(g, 0) for g in grams]
+            out[1, k - 1:] = [self.cont_den[k].get(g[:-1], 0) for g in grams]
+            out[2, k - 1:] = [self.cont_types[k].get(g[:-1], 0) for g in grams]
+        return out
+
+    def _combine(self, arrays: list, level: np.ndarray) -> np.ndarray:
+        D = self.discount
+        p = np.full(len(level), 1.0 / self.m)  # the recursion ends at uniform 1/m
+        for k, (num, den, types) in enumerate(arrays, start=1):
+            use = (k <= level) & (den > 0)
+            if k == self.n:
+                use &= level == self.n
+            safe = np.where(use, den, 1.0)
+            p = np.where(use, (np.maximum(num - D, 0) + D * types * p) / safe, p)
+        return p
+
+    def __repr__(self) -> str:
+        return (f"KneserNeyLM(n={self.n}, discount={self.discount:g}, "
+                f"num_tokens={self.num_tokens}, m={self.m})")
+
+
+# --------------------------------------------------- tables for the stronger baselines
+
+#: discounts tried by ``kneser_ney_table``: 0.05, 0.10, ..., 0.95.
+DEFAULT_DISCOUNT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2)
+                                                 for i in range(1, 20))
+
+
+def _split_parts(train, valid, test, vocab):
+    train, valid, test = (as_token_list(part, name)
+                          for part, name in ((train, "train"), (valid, "valid"),
+                                             (test, "test")))
+    if not valid or not test:
+        raise ValueError("valid, test: the table needs a non-empty validation and test "
+                         "sequence")
+    trainvalid = train + valid
+    vocab = _support_list(dict.fromkeys(trainvalid) if vocab is None else vocab)
+    return train, valid, test, trainvalid, vocab
+
+
+def kneser_ney_table(train: Sequence[Hashable], valid: Sequence[Hashable],
+                     test: Sequence[Hashable], orders: Iterable[int] = range(1, 7),
+                     discounts: Sequence[float] = DEFAULT_DISCOUNT_GRID,
+                     vocab: Iterable[Hashable] | None = None) -> list[dict]:
+    """Held-out perplexity of interpolated Kneser–Ney models, one row per order, chosen
+    like ``laplace_table``: the discount with the lowest validation perplexity of the
+    model fitted on ``train``, then refitted on ``train + valid`` and evaluated once on
+    ``test``. Rows: ``order``, ``discount``, ``valid_ppl``, ``valid_ppls`` (one per
+    discount), ``test_ppl``."""
+    discounts = [KneserNeyLM._check_discount(d) for d in discounts]
+    if not discounts:
+        raise ValueError("discounts is empty: give at least one discount to try")
+    train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
+    rows = []
+    for n in orders:
+        tuner = KneserNeyLM(train, n, discounts[0], vocab=vocab)
+        tuner._check_tokens(valid)
+        # the count arrays do not depend on the discount: compute them once
+        arrays = [tuner._level_arrays(valid, k) for k in range(1, n + 1)]
+        level = np.minimum(np.arange(1, len(valid) + 1), n)
+        valid_ppls = [float(np.exp(-np.log(tuner.with_discount(d)._combine(
+                          arrays, level)).mean())) for d in discounts]
+        best = int(np.argmin(valid_ppls))
+        model = KneserNeyLM(trainvalid, n, discounts[best], vocab=vocab)
+        rows.append({"order": n, "discount": discounts[best],
+                     "valid_ppl": valid_ppls[best], "valid_ppls": valid_ppls,
+                     "test_ppl": model.perplexity(test)})
+    return rows
+
+
+def interpolated_table(train: Sequence[Hashable], valid: Sequence[Hashable],
+                       test: Sequence[Hashable], orders: Iterable[int] = range(1, 7),
+                       vocab: Iterable[Hashable] | None = None) -> list[dict]:
+    """Held-out perplexity of Jelinek–Mercer interpolated models, one row per order:
+    the weights (λ₀, ..., λₙ) fitted by EM (``fit_lambdas``) to the validation slice
+    under the counts of ``train``, then the counts of ``train + valid`` with those
+    weights evaluated once on ``test``. Rows: ``order``, ``lambdas``, ``valid_ppl``,
+    ``test_ppl``."""
+    train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
+    rows = []
+    for n in orders:
+        _check_order(n)
+        tuner = InterpolatedLM(train, n, (1.0,) + (0.0,) * n, vocab=vocab)
+        lambdas = fit_lambdas(tuner, valid)
+        model = InterpolatedLM(trainvalid, n, lambdas, vocab=vocab)
+        rows.append({"order": n, "lambdas": lambdas,
+                     "valid_ppl": tuner.with_lambdas(lambdas).perplexity(valid),
+                     "test_ppl": model.perplexity(test)})
+    return rows
+
+
+# ------------------------------------------------- from counts to a network: the bigram
+
+
+def bigram_count_matrix(tokens: Sequence[int], m: int) -> np.ndarray:
+    """(m, m) array: entry [a, b] counts the bigram (a, b) in ``tokens`` (ids < m)."""
+    tokens = np.asarray(as_token_list(tokens), dtype=np.int64)
+    if len(tokens) and (tokens.min() < 0 or tokens.max() >= m):
+        raise ValueError(f"tokens must be indices in [0, {m}), got values from "
+                         f"{tokens.min()} to {tokens.max()}")
+    counts = np.zeros((m, m))
+    np.add.at(counts, (tokens[:-1], tokens[1:]), 1.0)
+    return counts
+
+
+def train_softmax_bigram(tokens: Sequence[int], m: int, weight_decay: float = 0.0,
+                         num_steps: int = 300, lr: float = 0.1):
+    """A one-layer network over one-hot inputs, ``P(b | a) = softmax(W[a])[b]``,
+    trained by full-batch gradient descent (Adam) on the mean cross-entropy of every
+    bigram of ``tokens`` plus ``weight_decay · ‖W‖²``. Returns the (m, m) logits ``W``.
+
+    The loss over all T − 1 bigrams is a sum over the m² entries of the count
+    matrix, so every step costs O(m²), whatever the length of the text.
+    """
+    import torch
+
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    C = torch.as_tensor(bigram_count_matrix(tokens, m))  # (m, m) bigram counts
+    W = torch.zeros(m, m, dtype=torch.float64, requires_grad=True)  # uniform at start
+    opt = torch.optim.Adam([W], lr=lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # an m × m problem: more threads only wait on each other
+    try:
+        for _ in range(num_steps):
+            log_p = torch.log_softmax(W, dim=1)  # (m, m): log P(b | a)
+            loss = -(C * log_p).sum() / C.sum() + weight_decay * (W ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    return W.detach()
+
+
+def softmax_bigram_perplexity(W, tokens: Sequence[int]) -> float:
+    """Perplexity of the bigram logits ``W`` on the bigrams of ``tokens``."""
+    import torch
+
+    C = torch.as_tensor(bigram_count_matrix(tokens, W.shape[0]))  # (m, m)
+    log_p = torch.log_softmax(W, dim=1)  # (m, m)
+    return float(torch.exp(-(C * log_p).sum() / C.sum()))

@@ -86,3 +86,48 @@ def test_command_line_rejects_unknown_models_and_bad_budgets(capsys):
     for bad in ("cell=cnn", "hidden=3", "dropout=lots"):
         with pytest.raises(SystemExit):
             lm_quality.parse_args(["--recipe", bad])
+
+
+def test_stream_log_probs_score_what_evaluate_perplexity_scores(test_tail):
+    tail, vocab = test_tail
+    tail = tail[:1301]
+    torch.manual_seed(0)
+    net = lm_quality.build_model("concise", "lstm", 2, 16, 0.2, len(vocab))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    log_p = lm_quality.stream_log_probs(net, tail, torch.device("cpu"))
+    assert log_p.shape == (len(tail) - 1,)
+    ppl = evaluate_perplexity(net, lm_quality.stream_batches(tail, rows=1))
+    assert float(__import__("numpy").exp(-log_p.mean())) == pytest.approx(ppl, rel=1e-6)
+
+
+def test_mixture_weight_ends_are_the_two_models(test_tail):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = np.log(rng.uniform(0.05, 1, 500))
+    b = np.log(rng.uniform(0.05, 1, 500))
+    assert lm_quality.mix_perplexity(a, b, 1.0) == pytest.approx(np.exp(-a.mean()))
+    assert lm_quality.mix_perplexity(a, b, 0.0) == pytest.approx(np.exp(-b.mean()))
+    # the log of a mixture is concave: the mixture never loses to the worse model
+    mid = lm_quality.mix_perplexity(a, b, 0.5)
+    assert mid <= max(np.exp(-a.mean()), np.exp(-b.mean()))
+    assert lm_quality.MIXTURE_WEIGHTS[0] == 0 and lm_quality.MIXTURE_WEIGHTS[-1] == 1
+
+
+def test_dynamic_evaluation_scores_before_it_learns(test_tail):
+    tail, vocab = test_tail
+    tail = tail[:801]
+    torch.manual_seed(0)
+    net = lm_quality.build_model("concise", "gru", 1, 16, 0.0, len(vocab))
+    before = [p.detach().clone() for p in net.parameters()]
+    static = lm_quality.stream_log_probs(net, tail, torch.device("cpu"))
+    dynamic = lm_quality.dynamic_log_probs(net, tail, torch.device("cpu"), lr=0.1, chunk=50)
+    assert dynamic.shape == static.shape
+    # the first chunk is scored before any update: identical; later ones differ
+    assert dynamic[:50] == pytest.approx(static[:50], abs=1e-9)
+    assert abs(dynamic[50:] - static[50:]).max() > 1e-4
+    # the network itself is untouched (the adaptation works on a copy)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    # step size 0 is the static evaluation
+    zero = lm_quality.dynamic_log_probs(net, tail, torch.device("cpu"), lr=0.0, chunk=50)
+    assert zero == pytest.approx(static, abs=1e-9)

@@ -571,3 +571,42 @@ def test_copy_from_torch_errors():
         copy_from_torch(RecurrentStack("rnn", 5, 4), nn.Linear(5, 4))
     with pytest.raises(TypeError, match="copies into"):
         copy_from_torch(nn.Linear(5, 4), nn.RNN(5, 4))
+
+
+# ---- gate activations (chapters 8 and 9 draw them)
+
+from rnncourse.models import gate_activations  # noqa: E402
+
+
+def test_gate_activations_reproduce_the_states():
+    """The recorded gates, put back into the cell's equations, give its hidden states."""
+    torch.manual_seed(0)
+    inputs = torch.randn(12, 3, 5, dtype=torch.float64)
+    gru = GRUScratch(5, 4, init_std=0.5).double()
+    H0 = torch.randn(3, 4, dtype=torch.float64)
+    g = gate_activations(gru, inputs, H0)
+    out, _ = gru(inputs, H0)
+    H_prev = torch.cat([H0[None], out[:-1]])
+    H_tilde = torch.tanh(inputs @ gru.W_xh + gru.b_h + (g["R"] * H_prev) @ gru.W_hh)
+    torch.testing.assert_close(g["Z"] * H_prev + (1 - g["Z"]) * H_tilde, out)
+    lstm = LSTMScratch(5, 4, init_std=0.5).double()
+    state = (torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64))
+    g = gate_activations(lstm, inputs, state)
+    out, (_, C_T) = lstm(inputs, state)
+    H_prev = torch.cat([state[0][None], out[:-1]])
+    C = state[1]
+    for t in range(12):
+        C_tilde = torch.tanh(inputs[t] @ lstm.W_xc + H_prev[t] @ lstm.W_hc + lstm.b_c)
+        C = g["F"][t] * C + g["I"][t] * C_tilde
+        torch.testing.assert_close(g["O"][t] * torch.tanh(C), out[t])
+    torch.testing.assert_close(C, C_T)
+    assert set(g) == {"I", "F", "O"} and all(v.shape == (12, 3, 4) for v in g.values())
+
+
+def test_gate_activations_follow_the_biases_and_refuse_other_cells():
+    lstm = LSTMScratch(3, 2)
+    with torch.no_grad():
+        lstm.b_f.fill_(50.0)
+    assert torch.all(gate_activations(lstm, torch.randn(4, 1, 3))["F"] > 0.999)
+    with pytest.raises(TypeError, match="GRUScratch or LSTMScratch"):
+        gate_activations(RNNScratch(3, 2), torch.randn(4, 1, 3))
