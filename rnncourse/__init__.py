@@ -7,21 +7,27 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``data``        the corpus registry, verified downloads, the cache
 * ``text``        reading corpora, tokenization, ``Vocab``
 * ``sampling``    random and sequential minibatches of token sequences
-* ``ngram``       Laplace-smoothed n-gram models, the train/valid/test split, Zipf fits
+* ``ngram``       n-gram models (Laplace, interpolated, Kneser–Ney), the softmax
+                  bigram, the train/valid/test split, Zipf fits
 * ``timeseries``  the noisy sine, lag features, 1-step/multi-step/k-step prediction
 * ``models``      scratch RNN/GRU/LSTM cells, deep and bidirectional stacks, language
                   models
 * ``train``       the one training loop (``train_lm``), perplexity, clipping,
                   checkpoints
 * ``generate``    ``predict``: text from a prefix, greedy or sampled
+* ``memory_tasks`` delayed recall: where gated cells keep what a plain RNN loses
 * ``bptt``        the hand-derived backward pass of a linear RNN, gradient norms
 * ``cloze``       fill-in-the-blank data and models (where bidirectional RNNs are right)
 * ``translation`` the English–French pairs, arrays and minibatches, the split grouped
                   by English sentence
 * ``bleu``        the notes' sentence BLEU and standard corpus BLEU (equal to sacrebleu)
+* ``attention``   the masked softmax, dot-product and additive attention
+* ``seq2seq``     encoder–decoders (plain and with attention), their losses, training
+* ``decoding``    greedy, beam and exhaustive search, BLEU of a translator
 * ``utils``       seeding, device choice, a timer
 * ``plot``        figure helpers (a CJK font for Chinese text)
-* ``book``        ``show_source`` and ``glue`` for the notebooks
+* ``book``        ``show_source``, ``glue`` and ``check`` for the notebooks
+* ``autograde``   the homework grader's guard: forbidden code watched, answers recorded
 * ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train,
                   generate, evaluate, data, train-translator, translate
 """
