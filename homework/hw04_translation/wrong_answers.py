@@ -112,4 +112,26 @@ def beam_search(net, src_tokens, tgt_vocab, num_steps, beam_size, alpha=0.75):
     return tokens, total / len(ids) ** alpha
 ''',
     },
+    {
+        "question": "q6",
+        "name": "softmax over the padding too, then the padding zeroed (rows no longer sum to 1)",
+        "code": '''
+def masked_softmax(scores, valid_lens):
+    if scores.dim() != 3:
+        raise ValueError("scores must be 3-d")
+    weights = torch.softmax(scores, dim=-1)
+    if valid_lens is None:
+        return weights
+    B, Q, K = scores.shape
+    valid_lens = torch.as_tensor(valid_lens)
+    if valid_lens.shape == (B,):
+        valid_lens = valid_lens[:, None].expand(B, Q)
+    elif valid_lens.shape != (B, Q):
+        raise ValueError("valid_lens has the wrong shape")
+    if bool(((valid_lens < 1) | (valid_lens > K)).any()):
+        raise ValueError("valid lengths must lie in [1, K]")
+    keep = torch.arange(K)[None, None, :] < valid_lens[:, :, None]
+    return weights * keep
+''',
+    },
 ]

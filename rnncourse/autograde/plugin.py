@@ -125,10 +125,15 @@ class GuardedGrading(AbstractOtterPlugin):
             submission = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(submission)])
         config = {"tests": self.tests, "forbidden": self.forbidden, "out": self.recording_path}
         source = pathlib.Path(record.__file__).read_text(encoding="utf-8")
-        # the recorder runs in a namespace of its own; main() gets the notebook's globals
-        code = ("__rnncourse_recorder = {'__name__': 'rnncourse_recorder'}\n"
+        # The cell first checks that exec and compile are still Python's own (a Python function
+        # in their place could rewrite the recorder), then runs the recorder in a namespace of
+        # its own; main() gets the notebook's globals.
+        code = (f"if not all(type(f).__name__ == 'builtin_function_or_method' and f.__name__ == n\n"
+                f"           for f, n in ((exec, 'exec'), (compile, 'compile'))):\n"
+                f"    raise SystemExit('grading refuses a notebook that replaced exec or compile')\n"
+                "__rnncourse_recorder = {'__name__': 'rnncourse_recorder'}\n"
                 f"exec(compile({source!r}, '<rnncourse recorder>', 'exec'), __rnncourse_recorder)\n"
-                f"__rnncourse_recorder['main'](globals(), __import__('json').loads({json.dumps(config)!r}))\n"
+                f"__rnncourse_recorder['main'](globals(), {config!r})\n"
                 "del __rnncourse_recorder\n")
         submission.cells.append(nbformat.v4.new_code_cell(code))
         return submission

@@ -27,7 +27,6 @@ import base64
 import collections
 import hashlib
 import inspect
-import json
 import random
 import sys
 import threading
@@ -190,12 +189,19 @@ class Encoder:
     def __call__(self, v, d: int = 0):
         if d > 20:
             raise Unsupported("a value nested more than 20 deep")
-        if v is None or isinstance(v, (bool, str)):
+        # plain types only (a float subclass could redefine ==): int(v), float(v), str(v)
+        if v is None or v is True or v is False:
             return v
+        if isinstance(v, bool):
+            return bool(v)
+        if isinstance(v, str):
+            return str.__str__(v)
         if isinstance(v, int):
+            v = int.__index__(v)
             return v if abs(v) < 2 ** 53 else {"int": str(v)}
         if isinstance(v, float):
-            return v if v == v and abs(v) != float("inf") else {"float": repr(v)}
+            v = float.__float__(v)
+            return v if v == v and abs(v) != float("inf") else {"float": float.__repr__(v)}
         if isinstance(v, torch.Tensor):
             self.elements += v.numel()
             if self.elements > MAX_ELEMENTS:
@@ -413,8 +419,36 @@ def run_tests(user_globals: dict, tests: dict[str, str], forbidden: dict[str, di
     return out
 
 
+_ESCAPES = {i: f"\\u{i:04x}" for i in range(32)} | {ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def to_json(value) -> str:
+    """JSON text of the recording, written here rather than by the json module, which a
+    submission could have patched to rewrite the recording on its way out."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return float.__repr__(value) if value == value and abs(value) != float("inf") else "null"
+    if type(value) is str:
+        return '"' + str.translate(value, _ESCAPES) + '"'
+    if type(value) in (list, tuple):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    if type(value) is dict:
+        return "{" + ",".join(to_json(str(k)) + ":" + to_json(v) for k, v in value.items()) + "}"
+    raise Unsupported(f"a {type(value).__name__} in the recording")
+
+
 def main(user_globals: dict, config: dict) -> None:
     """Record every test's calls of the answers in ``user_globals`` into ``config["out"]``."""
     recording = run_tests(user_globals, config["tests"], config["forbidden"])
-    with open(config["out"], "w", encoding="utf-8") as f:
-        f.write(json.dumps(recording))
+    text = to_json(recording)
+    import _io  # not builtins.open or io.open, which a submission can replace with its own function
+
+    if type(_io.open).__name__ != "builtin_function_or_method" or _io.open.__name__ != "open":
+        raise SystemExit("grading refuses a notebook that replaced _io.open")
+    with _io.open(config["out"], "w", encoding="utf-8") as f:
+        f.write(text)

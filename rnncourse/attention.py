@@ -1,0 +1,168 @@
+"""Attention pooling: queries, keys and values (Bahdanau et al. 2015; Luong et al.
+2015).
+
+A query q attends to K key–value pairs (k_1, v_1), ..., (k_K, v_K): each key gets a
+score a(q, k_i), the scores become weights by a softmax, and the output is the weighted
+average of the values::
+
+    alpha(q, k_i) = exp(a(q, k_i)) / sum_j exp(a(q, k_j))
+    attention(q) = sum_i alpha(q, k_i) v_i
+
+Shapes (``B`` examples, ``Q`` queries and ``K`` key–value pairs per example)::
+
+    queries (B, Q, d_q), keys (B, K, d_k), values (B, K, d_v) -> output (B, Q, d_v)
+    valid_lens None, (B,) or (B, Q): only the first valid_lens keys count
+
+* ``masked_softmax(scores, valid_lens)``: the softmax over the last axis of ``scores``
+  (B, Q, K) in which the keys at or past a valid length (padding) get weight exactly 0.
+* ``DotProductAttention``: the scaled dot-product score a(q, k) = qᵀk / √d (Luong et al.
+  2015 without the scale; Vaswani et al. 2017 with it).
+* ``AdditiveAttention``: Bahdanau's score a(q, k) = w_vᵀ tanh(W_q q + W_k k).
+
+Both keep the weights of their last call in ``.attention_weights`` (B, Q, K).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["masked_softmax", "DotProductAttention", "AdditiveAttention"]
+
+
+def _check_qkv(queries: torch.Tensor, keys: torch.Tensor,
+               values: torch.Tensor) -> None:
+    for name, x in (("queries", queries), ("keys", keys), ("values", values)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            got = (tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__)
+            raise ValueError(f"{name} must be a 3-d tensor (batch, n, d), got {got}")
+    if not queries.shape[0] == keys.shape[0] == values.shape[0]:
+        raise ValueError("queries, keys and values must have the same batch size, got "
+                         f"{queries.shape[0]}, {keys.shape[0]}, {values.shape[0]}")
+    if keys.shape[1] != values.shape[1]:
+        raise ValueError("keys and values must come in pairs: "
+                         f"{keys.shape[1]} keys but {values.shape[1]} values")
+
+
+def _check_valid_lens(scores: torch.Tensor,
+                      valid_lens: torch.Tensor | None) -> torch.Tensor | None:
+    if not isinstance(scores, torch.Tensor) or scores.dim() != 3:
+        got = (tuple(scores.shape) if isinstance(scores, torch.Tensor)
+               else type(scores).__name__)
+        raise ValueError("scores must be a 3-d tensor (batch, queries, keys), "
+                         f"got {got}")
+    if not scores.is_floating_point():
+        raise ValueError(f"scores must be floating point, got {scores.dtype}")
+    if valid_lens is None:
+        return None
+    valid_lens = torch.as_tensor(valid_lens, device=scores.device)
+    if valid_lens.is_floating_point() or valid_lens.dtype == torch.bool:
+        raise ValueError(f"valid_lens must hold integers, got {valid_lens.dtype}")
+    B, Q, K = scores.shape
+    if valid_lens.shape not in ((B,), (B, Q)):
+        raise ValueError(f"valid_lens must have shape (batch,) = ({B},) or (batch, "
+                         f"queries) = ({B}, {Q}), got {tuple(valid_lens.shape)}")
+    if valid_lens.numel() and (int(valid_lens.min()) < 1 or int(valid_lens.max()) > K):
+        raise ValueError(f"valid_lens must lie in [1, {K}] (the number of keys; a "
+                         "query needs at least one key to attend to), got min "
+                         f"{int(valid_lens.min())}, max {int(valid_lens.max())}")
+    return valid_lens
+
+
+def masked_softmax(scores: torch.Tensor,
+                   valid_lens: torch.Tensor | None = None) -> torch.Tensor:
+    """The softmax of ``scores`` (B, Q, K) over the keys (last axis) in which key
+    positions ``>= valid_lens`` get weight exactly 0; each row sums to 1.
+
+    ``valid_lens``: None (every key is valid), (B,) (one length per example, shared by
+    its queries) or (B, Q) (one per query); integers in [1, K]. Masking with -inf (not
+    a large negative number) makes the masked weights exactly 0 and leaves the others
+    equal to a softmax over the valid keys only."""
+    valid_lens = _check_valid_lens(scores, valid_lens)
+    if valid_lens is None:
+        return torch.softmax(scores, dim=-1)
+    if valid_lens.dim() == 1:
+        valid_lens = valid_lens[:, None]  # (B, 1): the same length for every query
+    positions = torch.arange(scores.shape[-1], device=scores.device)  # (K,)
+    keep = positions[None, None, :] < valid_lens[:, :, None]  # (B, Q or 1, K)
+    return torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)  # (B, Q, K)
+
+
+class DotProductAttention(nn.Module):
+    """Scaled dot-product attention: score(q, k) = qᵀk / √d for queries and keys of
+    the same size d. ``forward(queries (B, Q, d), keys (B, K, d), values (B, K, d_v),
+    valid_lens=None) -> (B, Q, d_v)``; dropout acts on the weights during training."""
+
+    def __init__(self, dropout: float = 0.0) -> None:
+        super().__init__()
+        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                or not 0 <= dropout < 1):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.dropout = nn.Dropout(dropout)
+        self.attention_weights: torch.Tensor | None = None
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                valid_lens: torch.Tensor | None = None) -> torch.Tensor:
+        _check_qkv(queries, keys, values)
+        if queries.shape[-1] != keys.shape[-1]:
+            raise ValueError("queries and keys must have the same size d, got "
+                             f"{queries.shape[-1]} and {keys.shape[-1]}")
+        d = queries.shape[-1]
+        scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)  # (B, Q, K)
+        weights = masked_softmax(scores, valid_lens)  # (B, Q, K)
+        self.attention_weights = weights.detach()
+        return torch.bmm(self.dropout(weights), values)  # (B, Q, d_v)
+
+
+class AdditiveAttention(nn.Module):
+    """Additive attention (Bahdanau et al. 2015): score(q, k) = w_vᵀ tanh(W_q q + W_k k)
+    with W_q (h × d_q), W_k (h × d_k), w_v (h), h = ``num_hiddens``; queries and keys
+    may have different sizes. ``forward(queries (B, Q, d_q), keys (B, K, d_k), values
+    (B, K, d_v), valid_lens=None) -> (B, Q, d_v)``.
+
+    ``forward`` is ``attend(queries, project_keys(keys), values, valid_lens)``: a
+    decoder that attends to the same keys at every step projects them once."""
+
+    def __init__(self, key_size: int, query_size: int, num_hiddens: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        for name, value in (("key_size", key_size), ("query_size", query_size),
+                            ("num_hiddens", num_hiddens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                or not 0 <= dropout < 1):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.key_size, self.query_size = key_size, query_size
+        self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
+        self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
+        self.w_v = nn.Linear(num_hiddens, 1, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.attention_weights: torch.Tensor | None = None
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                valid_lens: torch.Tensor | None = None) -> torch.Tensor:
+        _check_qkv(queries, keys, values)
+        if keys.shape[-1] != self.key_size:
+            raise ValueError(f"keys must have size key_size={self.key_size}, got "
+                             f"{keys.shape[-1]}")
+        return self.attend(queries, self.project_keys(keys), values, valid_lens)
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """W_k k for every key: (B, K, d_k) -> (B, K, h)."""
+        return self.W_k(keys)
+
+    def attend(self, queries: torch.Tensor, projected_keys: torch.Tensor,
+               values: torch.Tensor,
+               valid_lens: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention with keys already projected by ``project_keys``."""
+        if queries.dim() != 3 or queries.shape[-1] != self.query_size:
+            raise ValueError(f"queries must have shape (batch, queries, query_size="
+                             f"{self.query_size}), got {tuple(queries.shape)}")
+        q = self.W_q(queries)  # (B, Q, h)
+        features = torch.tanh(q.unsqueeze(2) + projected_keys.unsqueeze(1))  # (B,Q,K,h)
+        scores = self.w_v(features).squeeze(-1)  # (B, Q, K)
+        weights = masked_softmax(scores, valid_lens)  # (B, Q, K)
+        self.attention_weights = weights.detach()
+        return torch.bmm(self.dropout(weights), values)  # (B, Q, d_v)
