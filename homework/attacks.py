@@ -2,8 +2,11 @@
 
 Each entry's ``code`` is a cell put after the solution's answer to ``question`` of ``hw``
 (like wrong_answers.py); the answer it leaves is wrong or calls the package. What guarded
-grading must do: no points on ``question``, or the submission flagged; ``also`` lists other
-questions the attack may cost (a grader patch that every question sees).
+grading must do: no points on ``question``, or the submission flagged; ``also: "all"`` marks
+an attack on the grader itself, which may cost every question. The tests grade the attacks
+of classes 1-3 on hw04 together, one submission per class (they attack different
+questions, so each question shows what its own attack earned), and each class-4 attack on
+its own.
 
 Four classes (issue 16): 1 reach the forbidden code by a route the old name-swapping test did
 not replace; 2 patch the oracle; 3 patch the comparisons; 4 patch the grader.
@@ -52,7 +55,7 @@ def beam_search(net, src_tokens, tgt_vocab, num_steps, beam_size, alpha=0.75):
         "code": '''
 import importlib.util
 import rnncourse.seq2seq
-_spec = importlib.util.spec_from_file_location("my_seq2seq", rnncourse.seq2seq.__file__)
+_spec = importlib.util.spec_from_file_location("rnncourse.my_seq2seq", rnncourse.seq2seq.__file__)
 _mine = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mine)
 
@@ -70,6 +73,16 @@ def masked_softmax(scores, valid_lens):
     sys.setprofile(None)
     sys.settrace(None)
     return rnncourse.attention.masked_softmax(scores, valid_lens)
+''',
+    },
+    {
+        "hw": "hw01", "question": "q2", "class": 1, "via": "grade.py",  # graded by tools/grade.py's test
+        "name": "the package's model reached through a lambda's default",
+        "code": '''
+import rnncourse.ngram
+
+bigram_model = (lambda tokens, eps1, eps2, _lm=rnncourse.ngram.LaplaceLM:
+                (lambda x_next, x, _m=_lm(list(tokens), 2, (eps1, eps2)): _m.prob(x_next, (x,))))
 ''',
     },
     # ---------------------------------------------------------------- 2: patch the oracle
