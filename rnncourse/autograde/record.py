@@ -13,13 +13,13 @@ returns) is recorded in order as JSON: a digest of its arguments, what it return
 raised, and what it changed in place (tensor arguments, their gradients, modules' training
 mode, the random generators' states). The harness replays the recording to the same tests.
 
-While an answer runs, ``Watch`` keeps a profile hook on (``sys.setprofile``, and
-``threading.setprofile`` for new threads): a call of any function whose code matches the
-code the question forbids -- by file and line, or by identical bytecode, so a
+While an answer runs, ``Watch`` keeps a trace hook on (``sys.settrace``, and
+``threading.settrace`` for new threads): a call of any function whose code matches the
+code the question forbids -- by file, line and name, or by identical bytecode, so a
 ``types.FunctionType`` copy or a reloaded module counts -- marks the call ``forbidden``.
 An audit hook refuses, inside an answer, what would switch the watch off or run code
-elsewhere (``sys.setprofile``, ``sys.settrace``, subprocesses, ``ctypes``), and the
-profile hook refuses thread starts; each refusal is recorded as tampering.
+elsewhere (``sys.setprofile``, ``sys.settrace``, subprocesses, ``ctypes``); each refusal
+is recorded as tampering.
 """
 from __future__ import annotations
 
@@ -37,9 +37,6 @@ import torch
 # Audit events that must not happen while an answer runs (prefixes).
 REFUSED_EVENTS = ("sys.setprofile", "sys.settrace", "subprocess.", "os.system", "os.exec", "os.posix_spawn",
                   "os.spawn", "os.fork", "os.forkpty", "ctypes.", "sys.addaudithook", "cpython.run_")
-# C functions whose call inside an answer is refused (a thread would escape the profile hook).
-REFUSED_C_CALLS = {("_thread", "start_new_thread"), ("_thread", "start_new"), ("posix", "fork"),
-                   ("posix", "_exit"), ("os", "_exit")}
 MIN_DIGEST_BYTES = 100  # bytecode shorter than this is matched by place only (see plugin.forbidden_codes)
 MAX_ELEMENTS = 20_000_000  # numbers one test may record: a bound on the recording's size
 TENSOR_DTYPES = {str(d): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64,
@@ -85,33 +82,38 @@ def codes_of(obj, seen: set | None = None) -> list[types.CodeType]:
 
 
 class Watch:
-    """A profile hook on while an answer runs; ``hits`` names the forbidden code that ran."""
+    """A trace hook on while an answer runs; ``hits`` names the forbidden code that ran.
+
+    ``sys.settrace``'s global hook is called once per Python frame that starts (its
+    ``None`` return turns line tracing off), so the cost is one call per Python function
+    the answer runs; ``sys.setprofile`` would also call it around every C function (every
+    ``dict.get`` of a token-counting loop). ``threading.settrace`` hands it to threads that
+    the answer starts through ``threading``.
+    """
 
     def __init__(self, forbidden: dict[str, str], tamper: list[str]):
         # forbidden: code_key or code_digest -> the dotted name reported
-        self.forbidden, self.tamper, self.hits = forbidden, tamper, []
+        self.forbidden, self.tamper = forbidden, tamper
+        self.hits: dict[str, None] = {}  # insertion-ordered set
         self.question = ""
         self._cache: dict[types.CodeType, str] = {}
-        self._setprofile, self._getprofile = sys.setprofile, sys.getprofile
-        self._thread_setprofile = threading.setprofile
+        self._settrace, self._gettrace = sys.settrace, sys.gettrace
+        self._thread_settrace = threading.settrace
         self.active = False
-        self._hook_fn = self._hook  # one bound method: sys.getprofile() returns this very object
+        self._trace_fn = self._trace  # one bound method: sys.gettrace() returns this very object
         sys.addaudithook(self._audit)  # cannot be removed: it refuses only while active
 
     def _match(self, code: types.CodeType) -> str:
         return self.forbidden.get(code_key(code)) or self.forbidden.get(code_digest(code), "")
 
-    def _hook(self, frame, event, arg):
-        if event == "call":
-            code = frame.f_code
-            name = self._cache.get(code)
-            if name is None:
-                name = self._cache[code] = self._match(code)
-            if name and name not in self.hits:
-                self.hits.append(f"{name} ({code.co_qualname})")
-        elif event == "c_call" and (getattr(arg, "__module__", None), getattr(arg, "__name__", None)) in REFUSED_C_CALLS:
-            self.tamper.append(f"{self.question}: an answer called {arg.__module__}.{arg.__name__} while graded")
-            raise RuntimeError(f"{arg.__name__} is not allowed while an answer is graded")
+    def _trace(self, frame, event, arg):
+        code = frame.f_code
+        name = self._cache.get(code)
+        if name is None:
+            name = self._cache[code] = self._match(code)
+        if name:
+            self.hits[f"{name} ({code.co_qualname})"] = None
+        return None
 
     def _audit(self, event: str, args) -> None:
         if self.active and event.startswith(REFUSED_EVENTS):
@@ -119,19 +121,19 @@ class Watch:
             raise RuntimeError(f"{event} is not allowed while an answer is graded")
 
     def __enter__(self) -> "Watch":
-        self.hits = []
-        self._thread_setprofile(self._hook_fn)
-        self._setprofile(self._hook_fn)
+        self.hits = {}
+        self._thread_settrace(self._trace_fn)
+        self._settrace(self._trace_fn)
         self.active = True
         return self
 
     def __exit__(self, *exc) -> None:
-        intact = self._getprofile() is self._hook_fn
+        intact = self._gettrace() is self._trace_fn
         self.active = False
-        self._setprofile(None)
-        self._thread_setprofile(None)
+        self._settrace(None)
+        self._thread_settrace(None)
         if not intact:
-            self.tamper.append(f"{self.question}: the profile hook was replaced while an answer ran")
+            self.tamper.append(f"{self.question}: the trace hook was replaced while an answer ran")
 
 
 # ------------------------------------------------------------------------- encoding
@@ -330,7 +332,7 @@ class Recording:
         finally:
             self.depth -= 1
         if self.watch.hits:
-            entry["outcome"] = {"forbidden": self.watch.hits[0]}
+            entry["outcome"] = {"forbidden": next(iter(self.watch.hits))}
         elif "outcome" not in entry:
             try:
                 entry["outcome"] = {"return": self.encode(value)}
