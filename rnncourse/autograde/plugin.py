@@ -185,7 +185,9 @@ class GuardedGrading(AbstractOtterPlugin):
                 passed, message = False, "❌ Test case failed\nthe notebook's run left no recording of this test"
             else:
                 try:
-                    tc.body.call_func(Replay(case).environment(tc.body.test_func))
+                    environment = Replay(case).environment(tc.body.test_func)
+                    record.reset_generators()  # as the kernel did before this test
+                    tc.body.call_func(environment)
                 except Exception as error:
                     try:
                         detail = test_file._generate_error_message(error)

@@ -290,6 +290,16 @@ def effects(snap, encode) -> dict:
 
 # ------------------------------------------------------------------------ recording
 
+def reset_generators() -> None:
+    """The same random state before each test, here and in the harness: a test that draws
+    from the global generators (a model initialized without a seed) draws the same."""
+    random.seed(0)
+    torch.manual_seed(0)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(0)
+
+
 class Recording:
     """The calls of one test, in order."""
 
@@ -410,6 +420,7 @@ def run_tests(user_globals: dict, tests: dict[str, str], forbidden: dict[str, di
                     except Unsupported as why:
                         values[name] = {"unsupported": str(why)}
             error = ""
+            reset_generators()
             try:
                 func(**env)
             except Exception as e:  # the kernel's verdict does not count; only the recording does
