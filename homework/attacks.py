@@ -113,32 +113,23 @@ rnncourse.bleu.bleu.__module__ = "rnncourse.bleu"
 ''',
     },
     {
-        "hw": "hw04", "question": "q2", "class": 2, "name": "the package's loss made to call the (wrong) answer",
+        "hw": "hw04", "question": "q2", "class": 2, "name": "the package's loss made to call the (garbage) answer",
         "code": '''
 import rnncourse.seq2seq
 
 def masked_ce_loss(pred, label, valid_len):
-    valid_len = torch.as_tensor(valid_len)
-    if int(valid_len.sum()) == 0:
-        raise ValueError("no real token")
-    per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none")
-    return per_token.mean()  # padding included
+    return torch.tensor(0.0)  # garbage
 
 rnncourse.seq2seq.MaskedSoftmaxCELoss.forward = lambda self, pred, label, valid_len: masked_ce_loss(pred, label, valid_len)
 ''',
     },
     {
-        "hw": "hw04", "question": "q1", "class": 2, "name": "the package function's code replaced by the (wrong) answer's",
+        "hw": "hw04", "question": "q1", "class": 2, "name": "the package function's code replaced by the (garbage) answer's",
         "code": '''
 import rnncourse.seq2seq
 
 def sequence_mask(X, valid_len, value=0):
-    valid_len = torch.as_tensor(valid_len)
-    if X.dim() < 2 or valid_len.shape != (X.shape[0],) or bool((valid_len < 0).any()):
-        raise ValueError("bad input")
-    keep = torch.arange(X.shape[1])[None, :] <= valid_len[:, None]  # off by one
-    keep = keep.reshape(keep.shape + (1,) * (X.dim() - 2))
-    return torch.where(keep, X, torch.tensor(value, dtype=X.dtype))
+    return X  # garbage: no mask, no checks
 
 rnncourse.seq2seq.sequence_mask.__code__ = sequence_mask.__code__
 ''',
@@ -214,7 +205,7 @@ def sequence_mask(X, valid_len, value=0):
 import builtins, io
 
 def beam_search(net, src_tokens, tgt_vocab, num_steps, beam_size, alpha=0.75):
-    return ["a"], -1.0
+    return "a", 1.0  # garbage
 
 class _Rewriter(io.StringIO):
     def __init__(self, path):

@@ -150,6 +150,9 @@ def encode_tensor(t: torch.Tensor) -> dict:
             "requires_grad": bool(t.requires_grad)}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def digest(value, depth: int = 0) -> str:
     """A fingerprint of a call's arguments, equal in the kernel and in the harness."""
     h = hashlib.sha256()
@@ -163,6 +166,9 @@ def digest(value, depth: int = 0) -> str:
             h.update(repr(("tensor", str(v.dtype), tuple(v.shape))).encode() + _tensor_bytes(v))
         elif isinstance(v, (list, tuple)):
             h.update(f"[{len(v)}".encode())
+            if all(type(item) in _PLAIN for item in v):  # a corpus of tokens: one repr, not one call each
+                h.update(repr([(type(item).__name__, item) for item in v]).encode())
+                return
             for item in v:
                 feed(item, d + 1)
         elif isinstance(v, dict):
@@ -245,6 +251,8 @@ def _walk(value, path=(), depth=0):
     elif isinstance(value, torch.nn.Module):
         yield path, value
     elif isinstance(value, (list, tuple)) and len(value) <= 10_000:
+        if all(type(item) in _PLAIN for item in value):  # tokens hold no tensor
+            return
         for i, item in enumerate(value):
             yield from _walk(item, path + (i,), depth + 1)
     elif isinstance(value, dict) and len(value) <= 10_000:
