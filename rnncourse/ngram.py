@@ -176,6 +176,27 @@ def _smooth_arrays(count, context_count, eps: float, backoff) -> np.ndarray:
     return np.where(seen, (count + eps * backoff) / safe, backoff)
 
 
+def _ngram_count(counts: list, n: int, ngram: Sequence[Hashable]) -> int:
+    """n(x₁, ..., x_k) from a model's ``counts`` (``counts[k]``: the k-gram Counter),
+    for a model of order ``n`` (k <= n)."""
+    ngram = tuple(as_token_list(ngram, "ngram"))
+    if not 1 <= len(ngram) <= n:
+        raise ValueError(f"ngram: a model of order {n} counts 1- to {n}-grams, "
+                         f"got a {len(ngram)}-gram")
+    return counts[len(ngram)][ngram]
+
+
+def _check_in_support(tokens: Iterable[Hashable], index: dict, m: int) -> None:
+    """ValueError unless every token is in the support (``index``: token -> i)."""
+    outside = [t for t in dict.fromkeys(tokens) if t not in index]
+    if outside:
+        shown = ", ".join(map(repr, outside[:5]))
+        raise ValueError(f"tokens: {len(outside)} token(s) outside the model's "
+                         f"vocabulary of m={m} tokens (e.g. {shown}): pass vocab=... "
+                         "with every token, or map unknown tokens to '<unk>' before "
+                         "training")
+
+
 class LaplaceLM:
     """An n-gram language model with the Laplace smoothing of the course notes.
 
@@ -242,11 +263,7 @@ class LaplaceLM:
     def count(self, ngram: Sequence[Hashable]) -> int:
         """n(x₁, ..., x_k): how often the tokens ``ngram`` occur in a row in training
         (k <= n)."""
-        ngram = tuple(as_token_list(ngram, "ngram"))
-        if not 1 <= len(ngram) <= self.n:
-            raise ValueError(f"a model of order {self.n} counts 1- to {self.n}-grams, "
-                             f"got a {len(ngram)}-gram")
-        return self.counts[len(ngram)][ngram]
+        return _ngram_count(self.counts, self.n, ngram)
 
     def context_count(self, context: Sequence[Hashable]) -> int:
         """How often ``context`` is followed by a token in training: the denominator of
@@ -268,13 +285,7 @@ class LaplaceLM:
     # ---- probabilities
 
     def _check_tokens(self, tokens: Iterable[Hashable]) -> None:
-        outside = [t for t in dict.fromkeys(tokens) if t not in self._index]
-        if outside:
-            shown = ", ".join(map(repr, outside[:5]))
-            raise ValueError(f"{len(outside)} token(s) outside the model's vocabulary "
-                             f"of m={self.m} tokens (e.g. {shown}): pass vocab=... "
-                             "with every token to LaplaceLM, or map unknown tokens to "
-                             "'<unk>' before training")
+        _check_in_support(tokens, self._index, self.m)
 
     def unigram(self, token: Hashable) -> float:
         """P̂(x) = (n(x) + ε₁/m) / (n + ε₁)."""
@@ -490,22 +501,12 @@ class _CountingLM:
         return tokens
 
     def _check_tokens(self, tokens: Iterable[Hashable]) -> None:
-        outside = [t for t in dict.fromkeys(tokens) if t not in self._index]
-        if outside:
-            shown = ", ".join(map(repr, outside[:5]))
-            raise ValueError(f"tokens: {len(outside)} token(s) outside the model's "
-                             f"vocabulary of m={self.m} tokens (e.g. {shown}): pass "
-                             "vocab=... with every token, or map unknown tokens to "
-                             "'<unk>' before training")
+        _check_in_support(tokens, self._index, self.m)
 
     def count(self, ngram: Sequence[Hashable]) -> int:
         """n(x₁, ..., x_k): how often the tokens ``ngram`` occur in a row in training
         (k <= n)."""
-        ngram = tuple(as_token_list(ngram, "ngram"))
-        if not 1 <= len(ngram) <= self.n:
-            raise ValueError(f"ngram: a model of order {self.n} counts 1- to "
-                             f"{self.n}-grams, got a {len(ngram)}-gram")
-        return self.counts[len(ngram)][ngram]
+        return _ngram_count(self.counts, self.n, ngram)
 
     def _context(self, context: Sequence[Hashable]) -> tuple:
         context = tuple(as_token_list(context, "context"))
