@@ -26,6 +26,7 @@ import shutil
 import time
 import uuid
 
+import nbformat
 import pytest
 from IPython.core.displayhook import DisplayHook
 
@@ -108,8 +109,6 @@ class NotebookSaver:
                         output["execution_count"] = count
             nb.metadata["rnncourse"] = {"run_id": self.run_id, "seconds": seconds,
                                         "executed_by": "nbval"}
-            import nbformat
-
             path = self.out / name
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, str(path))

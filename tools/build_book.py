@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the file $RNNCOURSE_EXECUTION_LOG named during the run: "
                              "check that it records one execution per notebook")
     args = parser.parse_args(argv)
+    if args.build.resolve().name != "_build":  # jupyter-book writes <parent>/_build/html
+        print("build_book: --build must be a folder named _build", file=sys.stderr)
+        return 2
     notebooks = toc_notebooks(ROOT / "_toc.yml")
     try:
         run = check_run(args.executed, notebooks)
@@ -135,9 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(pathlib.Path(sys.executable).parent / "jupyter-book"), "build",
                str(src), "--path-output", str(args.build.resolve().parent), "-W",
                "--keep-going"]
-    if args.build.resolve().name != "_build":
-        print("build_book: --build must be a folder named _build", file=sys.stderr)
-        return 2
     return subprocess.run(command, cwd=ROOT).returncode
 
 
