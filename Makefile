@@ -45,6 +45,8 @@ install: $(STAMP)
 # Every chapter appends a line to $RNNCOURSE_EXECUTION_LOG when it runs (record_device):
 # build_book.py counts them, one per notebook, or fails.
 EXECUTED := _build/executed
+# A hung unit test (a deadlocked worker, say) fails `make test` instead of holding CI for hours.
+UNIT_TIMEOUT := 2400
 EXECUTION_LOG := _build/executions.log
 
 book: $(STAMP)
@@ -63,11 +65,14 @@ test: $(STAMP)
 	RNNCOURSE_EXECUTION_LOG=$(abspath $(EXECUTION_LOG)) \
 		$(BIN)/python -m pytest book --nbval-save $(EXECUTED)
 	@echo "make test: the unit tests run beside the book build (report: _build/unit-tests.log)"
-	@$(BIN)/python -m pytest tests > _build/unit-tests.log 2>&1 & unit=$$!; \
-	$(BIN)/python tools/build_book.py --executed $(EXECUTED) \
+	@timeout -k 60 $(UNIT_TIMEOUT) $(BIN)/python -m pytest tests > _build/unit-tests.log 2>&1 & \
+	unit=$$!; $(BIN)/python tools/build_book.py --executed $(EXECUTED) \
 		--execution-log $(EXECUTION_LOG) && $(MAKE) --no-print-directory browser-test; \
-	book=$$?; wait $$unit; unit=$$?; cat _build/unit-tests.log; \
+	book=$$?; echo "make test: the unit tests' report (what is written, then as it comes)"; \
+	tail -n +1 --pid=$$unit -f _build/unit-tests.log; wait $$unit; unit=$$?; \
 	if [ $$book -ne 0 ]; then echo "make test: the book build or browser test FAILED"; fi; \
+	if [ $$unit -eq 124 ] || [ $$unit -eq 137 ]; then \
+		echo "make test: the unit tests ran past $(UNIT_TIMEOUT) s and were STOPPED"; fi; \
 	if [ $$unit -ne 0 ]; then echo "make test: the unit tests FAILED"; fi; \
 	exit $$(( book || unit ))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
+import multiprocessing
 import os
 import pathlib
 import re
@@ -140,7 +141,10 @@ def graded(tmp_path_factory):
     grade_dir = _grade_tool_submissions(root / "grade-tool", built["hw01"]["student"])
     grade_tool = concurrent.futures.ThreadPoolExecutor(1).submit(
         _run_grade_tool, str(grade_dir), str(built["hw01"]["zip"]), str(root / "grade-out"))
-    with concurrent.futures.ProcessPoolExecutor(WORKERS) as pool:
+    # spawned workers, not forked ones: a fork taken while the grade-tool thread runs can copy a
+    # held lock into the child, which then waits for ever (a CI run hung here until its limit)
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=spawn) as pool:
         grading = {key: pool.submit(_grade, str(path), str(built[key[0]]["zip"])) for key, path in jobs.items()}
         runs = {}
         for hw in built:  # run a copy, elsewhere: its export cell writes a zip beside it
