@@ -82,7 +82,9 @@ def test_make_gpu_test_refuses_without_cuda():
     when requirements.txt is newer than its stamp: this test must never install anything.
     ``BIN=`` points make at the environment running this test, wherever it lives.
     """
-    env = {k: v for k, v in os.environ.items() if k != REQUIRE_CUDA_VARIABLE}
+    # MAKEFLAGS from an outer make (`make -n test`, say) would turn this into a dry run
+    dropped = {REQUIRE_CUDA_VARIABLE, "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["PATH"] = "/usr/bin:/bin"  # no nvidia-smi here either way
     result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed",
                              f"BIN={pathlib.Path(sys.executable).parent}", "gpu-test"],
