@@ -89,4 +89,27 @@ def heldout_perplexity(net, batches):
     return math.exp(total_loss / total_tokens)
 ''',
     },
+    {
+        "question": "q4",
+        "name": "the mean of the minibatches' mean losses (a shorter minibatch weighs as much as a full one)",
+        "code": '''
+def heldout_perplexity(net, batches):
+    was_training = net.training
+    net.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        with torch.no_grad():
+            for X, Y in batches:
+                if state is None:
+                    state = net.begin_state(X.shape[0])
+                logits, state = net(X, state)
+                total += F.cross_entropy(logits, Y.T.reshape(-1)).item()  # the mean of each minibatch
+                count += 1
+    finally:
+        net.train(was_training)
+    if count == 0:
+        raise ValueError("no minibatches: nothing to evaluate")
+    return math.exp(total / count)
+''',
+    },
 ]
