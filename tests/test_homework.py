@@ -1,23 +1,37 @@
 """The homework (homework/, otter-grader): every assignment builds, and its tests grade right.
 
 Each assignment is built once per session with ``otter assign`` into a temporary folder;
-then every notebook to grade (the solution, the released student notebook, the solution
-with each typical wrong answer of ``homework/<hw>/wrong_answers.py`` injected, and the
-solution with the attacks of ``homework/attacks.py``) is graded with
-``otter.api.grade_submission`` -- which runs the autograder's guard plugin
-(``rnncourse.autograde``) as Gradescope does -- in parallel, and the tests below read the
-scores and flags. A wrong answer must lose points on its own question and on no other:
-that is what shows the hidden tests tell right from wrong. An attack must earn nothing on
-the question it attacks. The solutions are graded under two thread counts (1 and 4, for
-OpenMP and torch): grades must not depend on the grading machine.
+then every notebook to grade is graded with ``otter.api.grade_submission`` -- which runs
+the autograder's guard plugin (``rnncourse.autograde``) as Gradescope does -- in spawned
+worker processes, WORKERS at a time, and the tests below read the scores and flags:
+
+* the solution, under two thread counts (1 and 4, for OpenMP and torch): grades must not
+  depend on the grading machine;
+* the released student notebook (hw01's is graded by the ``make grade`` test below, which
+  grades it anyway);
+* the solution with the typical wrong answers of ``homework/<hw>/wrong_answers.py``
+  injected, several per submission: round r holds the r-th wrong answer of every question,
+  so each question of a round is wrong at most once; the rounds alternate between the two
+  thread counts. A wrong answer must lose points on its own question, and a question that
+  no wrong answer of the round touches must keep full marks: that is what shows the
+  hidden tests tell right from wrong;
+* the solution with the attacks of ``homework/attacks.py``: an attack must earn nothing
+  on the question it attacks.
+
+Nothing here can hang for ever: each build and ``tools/grade.py`` run has a timeout, and
+the gradings have GRADING_DEADLINE seconds together, after which the workers are killed
+and the fixture fails with the submissions still running.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
+import json
+import multiprocessing
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -30,9 +44,10 @@ HOMEWORK = ROOT / "homework"
 SOURCES = {path.stem: path for path in sorted(HOMEWORK.glob("hw*/hw*.ipynb"))}
 OTTER = pathlib.Path(sys.executable).parent / "otter"
 WORKERS = max(2, os.cpu_count() or 1)
-
-
-THREADS = (1, 4)  # the solutions are graded under each; everything else under the first
+THREADS = (1, 4)  # the solutions are graded under each; the wrong-answer rounds alternate
+GRADING_DEADLINE = 1500  # seconds for every grading together (about 5 minutes on 2 idle cores)
+BUILD_TIMEOUT = 600
+GRADE_TOOL_TIMEOUT = 900
 
 
 def load_attacks() -> list[dict]:
@@ -74,7 +89,21 @@ def inject_many(solution: pathlib.Path, cells: list[tuple[str, str]], out: pathl
     return out
 
 
-def _grade(submission: str, autograder_zip: str, threads: int = THREADS[0]) -> tuple[dict, dict, float, list[str]]:
+def wrong_rounds(hw: str) -> list[list[int]]:
+    """Round r: the indices of the r-th wrong answer of every question that has one."""
+    by_question: dict[str, list[int]] = {}
+    for k, wrong in enumerate(load_wrong_answers(hw)):
+        by_question.setdefault(wrong["question"], []).append(k)
+    depth = max((len(ks) for ks in by_question.values()), default=0)
+    return [[ks[r] for ks in by_question.values() if r < len(ks)] for r in range(depth)]
+
+
+def _round_of(hw: str, k: int) -> int:
+    (r,) = [r for r, ks in enumerate(wrong_rounds(hw)) if k in ks]
+    return r
+
+
+def _grade(submission: str, autograder_zip: str, threads: int) -> tuple[dict, dict, float, list[str]]:
     """(score by question, points possible by question, seconds, flags): runs in a worker process."""
     # the kernel inherits the environment; this process (the harness, where the replay runs) is told too
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
@@ -106,6 +135,31 @@ def _execute(notebook: str) -> str:
     return ""
 
 
+def _run_all(jobs: dict, deadline: float) -> dict:
+    """Run ``jobs`` (key -> (function, args)) in spawned worker processes; key -> result.
+
+    Spawned workers, not forked ones: a fork taken while the grade-tool thread runs can copy a
+    held lock into the child, which then waits for ever (a CI run hung here until its limit).
+    Whatever still runs after ``deadline`` seconds is killed, and the run fails naming it.
+    """
+    pool = concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+    pending = set()
+    try:
+        futures = {key: pool.submit(fn, *args) for key, (fn, args) in jobs.items()}
+        _, pending = concurrent.futures.wait(futures.values(), timeout=deadline)
+        if pending:
+            stuck = sorted(str(key) for key, f in futures.items() if f in pending)
+            pytest.fail(f"grading did not finish within {deadline} s; still running or queued: {stuck}")
+        return {key: future.result() for key, future in futures.items()}
+    finally:
+        if pending:
+            for process in list((pool._processes or {}).values()):
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown()
+
+
 LOOP_TIMEOUT = 180  # seconds: enough to grade the stub under load; the looping one is stopped then
 
 
@@ -125,81 +179,127 @@ def _grade_tool_submissions(folder: pathlib.Path, student: pathlib.Path, solutio
 
 
 def _run_grade_tool(submissions: str, autograder_zip: str, out: str) -> dict:
-    """Run tools/grade.py (what `make grade` runs); its exit status, output and CSV rows."""
+    """Run tools/grade.py (what `make grade` runs); its exit status, output and CSV rows.
+
+    Past GRADE_TOOL_TIMEOUT it gets SIGTERM, on which it kills the otter runs it started."""
     import csv
 
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), "hw01", submissions,
-                              "--autograder", autograder_zip, "--out", out, "--timeout", str(LOOP_TIMEOUT)],
-                             capture_output=True, text=True, timeout=600)
+    process = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade.py"), "hw01", submissions,
+                                "--autograder", autograder_zip, "--out", out, "--timeout", str(LOOP_TIMEOUT)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=GRADE_TOOL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        output += f"\n[test] tools/grade.py stopped after {GRADE_TOOL_TIMEOUT} s"
     rows = []
     if (pathlib.Path(out) / "scores.csv").exists():
         with open(pathlib.Path(out) / "scores.csv", newline="") as f:
             rows = list(csv.DictReader(f))
     summary = (pathlib.Path(out) / "summary.txt").read_text() if (pathlib.Path(out) / "summary.txt").exists() else ""
-    return {"returncode": process.returncode, "output": process.stdout + process.stderr, "rows": rows,
+    return {"returncode": process.returncode, "output": output, "rows": rows,
             "summary": summary, "seconds": time.perf_counter() - start}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Build every assignment, then grade everything there is to grade, in parallel."""
-    root = tmp_path_factory.mktemp("homework")
+def _build(root: pathlib.Path) -> dict:
+    """otter assign every assignment (tests not run: the gradings below run them), in parallel."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     builds = {hw: subprocess.Popen([str(OTTER), "assign", "--no-run-tests", str(src), str(root / hw)],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
               for hw, src in SOURCES.items()}
     built = {}
     for hw, process in builds.items():
-        output, _ = process.communicate(timeout=600)
+        try:
+            output, _ = process.communicate(timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            for other in builds.values():
+                other.kill()
+            pytest.fail(f"otter assign {hw} ran past {BUILD_TIMEOUT} s")
         assert process.returncode == 0, f"otter assign failed for {hw}:\n{output}"
         (zip_path,) = (root / hw / "autograder").glob("*.zip")
         built[hw] = {"zip": zip_path, "solution": root / hw / "autograder" / f"{hw}.ipynb",
                      "student": root / hw / "student" / f"{hw}.ipynb"}
-    jobs = {}  # (hw, label) -> (notebook, threads)
+    return built
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Build every assignment, then grade everything there is to grade, in parallel."""
+    root = tmp_path_factory.mktemp("homework")
+    built = _build(root)
+    jobs = {}  # (hw, label) -> (function, args)
     for hw, paths in built.items():
+        zip_path = str(paths["zip"])
         for threads in THREADS:
-            jobs[(hw, f"solution@{threads}")] = (paths["solution"], threads)
-        jobs[(hw, "student")] = (paths["student"], THREADS[0])
-        for k, wrong in enumerate(load_wrong_answers(hw)):
-            jobs[(hw, f"wrong{k}")] = (inject(paths["solution"], wrong["question"], wrong["code"],
-                                              root / "wrong" / hw / f"wrong{k}" / f"{hw}.ipynb"), THREADS[0])
+            jobs[(hw, f"solution@{threads}")] = (_grade, (str(paths["solution"]), zip_path, threads))
+        if hw != "hw01":  # hw01's stub is alice.ipynb of the grade-tool run
+            jobs[(hw, "student")] = (_grade, (str(paths["student"]), zip_path, THREADS[0]))
+        wrongs = load_wrong_answers(hw)
+        for r, ks in enumerate(wrong_rounds(hw)):
+            cells = [(wrongs[k]["question"], wrongs[k]["code"]) for k in ks]
+            notebook = inject_many(paths["solution"], cells, root / "wrong" / hw / f"round{r}" / f"{hw}.ipynb")
+            jobs[(hw, f"round{r}")] = (_grade, (str(notebook), zip_path, THREADS[(r + 1) % len(THREADS)]))
+        copy_path = root / "student-run" / hw / f"{hw}.ipynb"  # a copy: its export cell writes a zip beside it
+        copy_path.parent.mkdir(parents=True)
+        copy_path.write_bytes(paths["student"].read_bytes())
+        jobs[(hw, "student-run")] = (_execute, (str(copy_path),))
     for label, attacks in _attack_submissions().items():
         marker = root / "attacks" / f"{label}.marker"  # what a forged pickle would write, if it ran here
         cells = [(a["question"], a["code"].replace("{marker}", str(marker))) for a in attacks]
-        jobs[("hw04", label)] = (inject_many(built["hw04"]["solution"], cells,
-                                             root / "attacks" / label / "hw04.ipynb"), THREADS[0])
+        notebook = inject_many(built["hw04"]["solution"], cells, root / "attacks" / label / "hw04.ipynb")
+        jobs[("hw04", label)] = (_grade, (str(notebook), str(built["hw04"]["zip"]), THREADS[0]))
     # tools/grade.py runs beside the pool: its looping submission mostly sleeps until the timeout
     grade_dir = _grade_tool_submissions(root / "grade-tool", built["hw01"]["student"], built["hw01"]["solution"])
-    grade_tool = concurrent.futures.ThreadPoolExecutor(1).submit(
-        _run_grade_tool, str(grade_dir), str(built["hw01"]["zip"]), str(root / "grade-out"))
-    with concurrent.futures.ProcessPoolExecutor(WORKERS) as pool:
-        grading = {key: pool.submit(_grade, str(path), str(built[key[0]]["zip"]), threads)
-                   for key, (path, threads) in jobs.items()}
-        runs = {}
-        for hw in built:  # run a copy, elsewhere: its export cell writes a zip beside it
-            copy_path = root / "student-run" / hw / f"{hw}.ipynb"
-            copy_path.parent.mkdir(parents=True)
-            copy_path.write_bytes(built[hw]["student"].read_bytes())
-            runs[hw] = pool.submit(_execute, str(copy_path))
-        scores = {key: future.result() for key, future in grading.items()}
-        student_errors = {hw: future.result() for hw, future in runs.items()}
-        grade_tool_run = grade_tool.result()
+    grade_tool = concurrent.futures.ThreadPoolExecutor(1)
+    grade_tool_future = grade_tool.submit(_run_grade_tool, str(grade_dir), str(built["hw01"]["zip"]),
+                                          str(root / "grade-out"))
+    try:
+        results = _run_all(jobs, GRADING_DEADLINE)
+        grade_tool_run = grade_tool_future.result(timeout=GRADE_TOOL_TIMEOUT + 60)
+    finally:
+        grade_tool.shutdown(wait=False)
+    student_errors = {hw: results.pop((hw, "student-run")) for hw in built}
+    scores = results
+    alice = {row["submission"]: row for row in grade_tool_run["rows"]}.get("alice.ipynb")
+    if alice is not None:  # hw01's stub, as graded by tools/grade.py
+        questions = [q for q in alice if re.fullmatch(r"q\d+", q)]
+        possible = scores[("hw01", "solution@1")][1]
+        scores[("hw01", "student")] = ({q: float(alice[q]) for q in questions}, possible,
+                                       float(alice["seconds"]), [f for f in alice["flags"].split("; ") if f])
+    _report(scores, grade_tool_run)
+    return {"built": built, "scores": scores, "student_errors": student_errors, "grade_tool": grade_tool_run,
+            "root": root}
+
+
+def _report(scores: dict, grade_tool_run: dict) -> None:
+    """Print every grade (pytest shows it with -s or on failure); RNNCOURSE_HOMEWORK_REPORT=path.json
+    also writes them there."""
     seconds = sorted(s for _, _, s, _ in scores.values())
     print(f"\nhomework: graded {len(seconds)} submissions, {WORKERS} at a time; seconds per submission: "
           f"median {seconds[len(seconds) // 2]:.1f}, max {seconds[-1]:.1f}")
+    rows = []
     for (hw, label), (score, possible, secs, flags) in sorted(scores.items()):
         what = label
-        if label.startswith("wrong"):
-            wrong = load_wrong_answers(hw)[int(label[5:])]
-            what = f"{label} [{wrong['question']}: {wrong['name']}]"
+        if label.startswith("round"):
+            wrongs = load_wrong_answers(hw)
+            what = f"{label} [" + "; ".join(f"{wrongs[k]['question']}: {wrongs[k]['name']}"
+                                            for k in wrong_rounds(hw)[int(label[5:])]) + "]"
         elif label.startswith("attack"):
             what = f"{label} [" + "; ".join(f"{a['question']}: {a['name']}" for a in _attack_submissions()[label]) + "]"
-        points = " ".join(f"{q}={score[q]:g}/{possible[q]:g}" for q in sorted(possible))
+        points = " ".join(f"{q}={score.get(q, 0):g}/{possible[q]:g}" for q in sorted(possible))
         print(f"  {hw} {what}: {sum(score.values()):g}/{sum(possible.values()):g} ({points}) {secs:.1f} s"
               + (f"\n      flags: {'; '.join(flags)}"[:600] if flags else ""))
-    return {"built": built, "scores": scores, "student_errors": student_errors, "grade_tool": grade_tool_run,
-            "root": root}
+        rows.append({"hw": hw, "label": label, "what": what, "scores": score, "possible": possible,
+                     "seconds": secs, "flags": flags})
+    path = os.environ.get("RNNCOURSE_HOMEWORK_REPORT")
+    if path:
+        pathlib.Path(path).write_text(json.dumps({"submissions": rows, "grade_tool": grade_tool_run}, indent=1))
 
 
 def _attack_submissions() -> dict[str, list[dict]]:
@@ -317,11 +417,23 @@ def test_every_question_has_a_wrong_answer(hw):
 
 @pytest.mark.parametrize("hw,k,question,name", _wrong_cases(), ids=lambda v: str(v)[:40])
 def test_a_wrong_answer_loses_points_on_its_question_only(graded, hw, k, question, name):
-    scores, possible, _, flags = graded["scores"][(hw, f"wrong{k}")]
+    r = _round_of(hw, k)
+    scores, possible, _, flags = graded["scores"][(hw, f"round{r}")]
     assert scores[question] < possible[question], f"{hw} {question}: '{name}' keeps full marks"
-    others = {q: s for q, s in scores.items() if q != question and s < possible[q]}
-    assert not others, f"{hw}: '{name}' ({question}) also loses points on {others}"
+    wrong_in_round = {load_wrong_answers(hw)[j]["question"] for j in wrong_rounds(hw)[r]}
+    others = {q: s for q, s in scores.items() if q not in wrong_in_round and s < possible[q]}
+    assert not others, f"{hw}: round {r} (with '{name}' on {question}) loses points on {others}, which it left right"
     assert not flags, f"{hw}: an honest wrong answer is flagged: {flags}"
+
+
+def test_the_wrong_answers_of_a_round_touch_each_question_once():
+    for hw in SOURCES:
+        wrongs = load_wrong_answers(hw)
+        rounds = wrong_rounds(hw)
+        assert sorted(k for ks in rounds for k in ks) == list(range(len(wrongs)))
+        for ks in rounds:
+            questions = [wrongs[k]["question"] for k in ks]
+            assert len(questions) == len(set(questions)), (hw, questions)
 
 
 def test_the_attacks_cover_every_class_twice():

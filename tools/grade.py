@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -44,6 +45,11 @@ from tqdm import tqdm
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GRADABLE = (".ipynb", ".zip")
 SHARED_DATA = ROOT.parent / "shared" / "data"  # verified corpora beside the checkout (course machines, CI)
+# The otter runs in progress: each has a session of its own (so that a timeout kills its kernel
+# too), which a Ctrl-C or a SIGTERM of this script does not reach; _stop kills them.
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 
 
 def _natural(name: str) -> list:
@@ -96,17 +102,25 @@ def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float
     with tempfile.TemporaryDirectory(prefix="grade-") as out:
         start = time.perf_counter()
         # a session of its own, so that a timeout kills the kernel the grader started too
-        process = subprocess.Popen([str(otter), "run", "--no-logo", "-a", str(autograder), "-o", out, str(submission)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True, env=env)
+        with _LOCK:
+            if _STOPPING.is_set():
+                row.update(status="error", error="grading was stopped (SIGINT or SIGTERM) before this submission")
+                return row
+            process = subprocess.Popen([str(otter), "run", "--no-logo", "-a", str(autograder), "-o", out,
+                                        str(submission)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, start_new_session=True, env=env)
+            _RUNNING.add(process)
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _kill(process)
             process.communicate()
             row.update(status="timeout", seconds=time.perf_counter() - start,
                        error=f"still running after {timeout:g} s (a loop that never ends?): stopped")
             return row
+        finally:
+            with _LOCK:
+                _RUNNING.discard(process)
         row["seconds"] = time.perf_counter() - start
         results = pathlib.Path(out) / "results.json"
         if process.returncode != 0 or not results.exists():
@@ -119,6 +133,23 @@ def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float
         row["scores"][question] = row["scores"].get(question, 0.0) + float(test.get("score") or 0.0)
     row["flags"] = flags_of(data)
     return row
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """Kill an otter run and everything in its session (the kernel it started)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _stop(signum, frame) -> None:
+    """SIGINT, SIGTERM: start no other otter run, kill the ones in progress, exit."""
+    with _LOCK:
+        _STOPPING.set()
+        for process in list(_RUNNING):
+            _kill(process)
+    raise SystemExit(128 + signum)
 
 
 def flags_of(results: dict) -> list[str]:
@@ -188,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grading {len(files)} files of {args.submissions} with {autograder.name}, "
           f"{args.jobs} at a time, {args.timeout:g} s each at most", flush=True)
     rows = []
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(grade_one, f, autograder, args.timeout) for f in files]
         # disable=False: the Makefile sets TQDM_DISABLE=1 for the book, not for this bar
