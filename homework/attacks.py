@@ -4,9 +4,8 @@ Each entry's ``code`` is a cell put after the solution's answer to ``question`` 
 (like wrong_answers.py); the answer it leaves is wrong or calls the package. What guarded
 grading must do: no points on ``question``, or the submission flagged; ``also: "all"`` marks
 an attack on the grader itself, which may cost every question. The tests grade the attacks
-of classes 1-3 on hw04 together, one submission per class (they attack different
-questions, so each question shows what its own attack earned), and each class-4 attack on
-its own.
+on hw04 together, one submission per class (a class's attacks attack different questions,
+so each question shows what its own attack earned).
 
 Four classes (issue 16): 1 reach the forbidden code by a route the old name-swapping test did
 not replace; 2 patch the oracle; 3 patch the comparisons; 4 patch the grader.

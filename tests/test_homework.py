@@ -303,17 +303,15 @@ def _report(scores: dict, grade_tool_run: dict) -> None:
 
 
 def _attack_submissions() -> dict[str, list[dict]]:
-    """label -> the attacks in that submission: classes 1-3 one submission each, class 4 one by one."""
+    """label -> the attacks in that submission: one submission per class (a class's attacks
+    attack different questions, so each question shows what its own attack earned)."""
     out: dict[str, list[dict]] = {}
-    grader_attacks = 0
     for attack in load_attacks():
-        if attack.get("via") == "grade.py":
-            continue
-        if attack["class"] == 4:
-            grader_attacks += 1
-            out[f"attack-class4-{grader_attacks}"] = [attack]
-        else:
+        if attack.get("via") != "grade.py":
             out.setdefault(f"attack-class{attack['class']}", []).append(attack)
+    for label, attacks in out.items():
+        questions = [a["question"] for a in attacks]
+        assert len(questions) == len(set(questions)), f"{label}: two attacks on one question: {questions}"
     return out
 
 

@@ -9,6 +9,7 @@ process against the autograder zip that ``make homework`` built in
 the total, the status, the flags and, for a submission that could not be graded, why. A
 submission that crashes, runs past ``--timeout`` seconds or is not a notebook gets its row
 (status ``error``, ``timeout`` or ``not-a-notebook``, 0 points) and never stops the run.
+A Ctrl-C (or SIGTERM) kills the otter runs in progress, kernels included, and exits.
 ``flags`` lists what the autograder's guard (``rnncourse.autograde``) flagged -- an answer
 that ran the code its question forbids, tampering with the grading -- as
 ``q1: why; q3: why``; a flagged question has 0 points. ``<out>/summary.txt`` (also printed)
