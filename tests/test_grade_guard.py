@@ -49,6 +49,18 @@ def test_the_watch_sees_forbidden_code_by_every_route(watch):
     assert any("MaskedSoftmaxCELoss" in h for h in hits), hits
 
 
+def test_the_watch_sees_forbidden_code_in_a_thread_the_answer_starts(watch):
+    import threading
+
+    def answer():
+        thread = threading.Thread(target=rnncourse.bleu.bleu, args=("a b", "a b c", 2))
+        thread.start()
+        thread.join()
+
+    assert any(h.startswith("rnncourse.bleu.bleu") for h in _hits(watch, answer))
+    assert sys.gettrace() is None
+
+
 def test_the_watch_leaves_the_answers_own_code_alone(watch):
     def mine(tokens):
         return [t for t in tokens if t], {t: 1 for t in tokens}, math.exp(0.5)  # comprehensions everywhere
