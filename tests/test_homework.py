@@ -424,16 +424,6 @@ def test_a_wrong_answer_loses_points_on_its_question_only(graded, hw, k, questio
     assert not flags, f"{hw}: an honest wrong answer is flagged: {flags}"
 
 
-def test_the_wrong_answers_of_a_round_touch_each_question_once():
-    for hw in SOURCES:
-        wrongs = load_wrong_answers(hw)
-        rounds = wrong_rounds(hw)
-        assert sorted(k for ks in rounds for k in ks) == list(range(len(wrongs)))
-        for ks in rounds:
-            questions = [wrongs[k]["question"] for k in ks]
-            assert len(questions) == len(set(questions)), (hw, questions)
-
-
 def test_the_attacks_cover_every_class_twice():
     classes = [a["class"] for a in load_attacks()]
     assert all(classes.count(c) >= 2 for c in (1, 2, 3, 4)), classes
