@@ -200,4 +200,31 @@ def beam_search(net, src_tokens, tgt_vocab, num_steps, beam_size, alpha=0.75):
     return tokens, total / len(ids) ** alpha
 ''',
     },
+    {
+        "question": "q3",
+        "name": "the empty prediction checked first: bleu('', '') is 0.0, not the empty label's ValueError",
+        "code": '''
+def bleu(pred_seq, label_seq, k=2):
+    pred_tokens, label_tokens = pred_seq.split(), label_seq.split()
+    len_pred, len_label = len(pred_tokens), len(label_tokens)
+    if len_pred == 0:
+        return 0.0
+    if len_label == 0:
+        raise ValueError("the label is empty")
+    score = math.exp(min(0.0, 1 - len_label / len_pred))
+    for n in range(1, min(k, len_pred) + 1):
+        label_counts = {}
+        for i in range(len_label - n + 1):
+            gram = tuple(label_tokens[i:i + n])
+            label_counts[gram] = label_counts.get(gram, 0) + 1
+        matches = 0
+        for i in range(len_pred - n + 1):
+            gram = tuple(pred_tokens[i:i + n])
+            if label_counts.get(gram, 0) > 0:
+                matches += 1
+                label_counts[gram] -= 1
+        score *= (matches / (len_pred - n + 1)) ** (0.5 ** n)
+    return score
+''',
+    },
 ]
