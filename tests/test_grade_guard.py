@@ -49,15 +49,23 @@ def test_the_watch_sees_forbidden_code_by_every_route(watch):
     assert any("MaskedSoftmaxCELoss" in h for h in hits), hits
 
 
-def test_the_watch_sees_forbidden_code_in_a_thread_the_answer_starts(watch):
+def test_a_thread_the_answer_starts_is_stopped_and_recorded(watch, monkeypatch):
     import threading
 
+    ran, died = [], []
+
     def answer():
-        thread = threading.Thread(target=rnncourse.bleu.bleu, args=("a b", "a b c", 2))
+        thread = threading.Thread(target=lambda: ran.append(rnncourse.bleu.bleu("a b", "a b c", 2)))
         thread.start()
         thread.join()
 
-    assert any(h.startswith("rnncourse.bleu.bleu") for h in _hits(watch, answer))
+    # threading installs the watch's trace hook in the new thread with sys.settrace, which the
+    # audit hook refuses while an answer runs: the thread dies before its target starts
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: died.append(unraisable.exc_value))
+    before = len(watch.tamper)
+    _hits(watch, answer)
+    assert ran == [] and any("sys.settrace" in str(error) for error in died), (ran, died)
+    assert len(watch.tamper) > before and "sys.settrace" in watch.tamper[-1]
     assert sys.gettrace() is None
 
 

@@ -19,7 +19,8 @@ code the question forbids -- by file, line and name, or by identical bytecode, s
 ``types.FunctionType`` copy or a reloaded module counts -- marks the call ``forbidden``.
 An audit hook refuses, inside an answer, what would switch the watch off or run code
 elsewhere (``sys.setprofile``, ``sys.settrace``, subprocesses, ``ctypes``); each refusal
-is recorded as tampering.
+is recorded as tampering. A thread the answer starts through ``threading`` dies at its
+start: ``threading`` gives it the trace hook with ``sys.settrace``, which is refused there.
 """
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ class Watch:
     ``None`` return turns line tracing off), so the cost is one call per Python function
     the answer runs; ``sys.setprofile`` would also call it around every C function (every
     ``dict.get`` of a token-counting loop). ``threading.settrace`` hands it to threads that
-    the answer starts through ``threading``.
+    the answer starts through ``threading`` -- whose ``sys.settrace`` the audit hook refuses,
+    so that such a thread stops before its target runs, and is recorded as tampering.
     """
 
     def __init__(self, forbidden: dict[str, str], tamper: list[str]):
