@@ -27,6 +27,7 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``utils``       seeding, device choice, a timer
 * ``plot``        figure helpers (a CJK font for Chinese text)
 * ``book``        ``show_source``, ``glue`` and ``check`` for the notebooks
+* ``autograde``   the homework grader's guard: forbidden code watched, answers recorded
 * ``cli``         the command line ``rnncourse`` (``python -m rnncourse``): train,
                   generate, evaluate, data, train-translator, translate
 """

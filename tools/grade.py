@@ -6,11 +6,18 @@ Every ``.ipynb`` (or otter submission ``.zip``) in ``dir/`` is graded in its own
 process against the autograder zip that ``make homework`` built in
 ``_build/homework/<hw>/autograder/``. Writes ``<out>/scores.csv`` (default
 ``_build/homework/<hw>/results/``): one row per file of ``dir/``, with each question's points,
-the total, the status and, for a submission that could not be graded, why. A submission
-that crashes, runs past ``--timeout`` seconds or is not a notebook gets its row (status
-``error``, ``timeout`` or ``not-a-notebook``, 0 points) and never stops the run.
-``<out>/summary.txt`` (also printed) gives the mean, each question's distribution of
-points and the submissions that failed.
+the total, the status, the flags and, for a submission that could not be graded, why. A
+submission that crashes, runs past ``--timeout`` seconds or is not a notebook gets its row
+(status ``error``, ``timeout`` or ``not-a-notebook``, 0 points) and never stops the run.
+A Ctrl-C (or SIGTERM) kills the otter runs in progress, kernels included, and exits.
+``flags`` lists what the autograder's guard (``rnncourse.autograde``) flagged -- an answer
+that ran the code its question forbids, tampering with the grading -- as
+``q1: why; q3: why``; a flagged question has 0 points. ``<out>/summary.txt`` (also printed)
+gives the mean, each question's distribution of points, the flagged submissions and the
+submissions that failed.
+
+Threads: the kernel and the grader use ``OMP_NUM_THREADS`` from the environment, 1 when it is
+unset (several submissions are graded at once); grades do not depend on it.
 
 Security: ``otter run`` executes the students' code as the user running this script, with
 that user's files and network. Use it on a machine with no secrets; for a real class,
@@ -30,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -38,6 +46,11 @@ from tqdm import tqdm
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GRADABLE = (".ipynb", ".zip")
 SHARED_DATA = ROOT.parent / "shared" / "data"  # verified corpora beside the checkout (course machines, CI)
+# The otter runs in progress: each has a session of its own (so that a timeout kills its kernel
+# too), which a Ctrl-C or a SIGTERM of this script does not reach; _stop kills them.
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 
 
 def _natural(name: str) -> list:
@@ -69,7 +82,7 @@ def _last_error_line(text: str) -> str:
 
 def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float) -> dict:
     """Grade one file with ``otter run`` in a child process; never raises."""
-    row = {"submission": submission.name, "status": "ok", "scores": {}, "seconds": 0.0, "error": ""}
+    row = {"submission": submission.name, "status": "ok", "scores": {}, "seconds": 0.0, "error": "", "flags": []}
     if submission.suffix not in GRADABLE:
         row.update(status="not-a-notebook", error=f"not a .ipynb or .zip file: {submission.name}")
         return row
@@ -83,23 +96,32 @@ def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float
         row.update(status="not-a-notebook", error="not a zip file")
         return row
     otter = pathlib.Path(sys.executable).parent / "otter"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
     if "RNNCOURSE_DATA_DIR" not in env and (SHARED_DATA / "timemachine.txt").exists():
         env["RNNCOURSE_DATA_DIR"] = str(SHARED_DATA)  # the Makefile's rule, for runs outside make
     with tempfile.TemporaryDirectory(prefix="grade-") as out:
         start = time.perf_counter()
         # a session of its own, so that a timeout kills the kernel the grader started too
-        process = subprocess.Popen([str(otter), "run", "--no-logo", "-a", str(autograder), "-o", out, str(submission)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True, env=env)
+        with _LOCK:
+            if _STOPPING.is_set():
+                row.update(status="error", error="grading was stopped (SIGINT or SIGTERM) before this submission")
+                return row
+            process = subprocess.Popen([str(otter), "run", "--no-logo", "-a", str(autograder), "-o", out,
+                                        str(submission)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, start_new_session=True, env=env)
+            _RUNNING.add(process)
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _kill(process)
             process.communicate()
             row.update(status="timeout", seconds=time.perf_counter() - start,
                        error=f"still running after {timeout:g} s (a loop that never ends?): stopped")
             return row
+        finally:
+            with _LOCK:
+                _RUNNING.discard(process)
         row["seconds"] = time.perf_counter() - start
         results = pathlib.Path(out) / "results.json"
         if process.returncode != 0 or not results.exists():
@@ -110,7 +132,32 @@ def grade_one(submission: pathlib.Path, autograder: pathlib.Path, timeout: float
         # Gradescope format: one entry per question, named "q1" or "q1 - 1" (one per test case)
         question = test.get("name", "").split(" - ")[0].strip()
         row["scores"][question] = row["scores"].get(question, 0.0) + float(test.get("score") or 0.0)
+    row["flags"] = flags_of(data)
     return row
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """Kill an otter run and everything in its session (the kernel it started)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _stop(signum, frame) -> None:
+    """SIGINT, SIGTERM: start no other otter run, kill the ones in progress, exit."""
+    with _LOCK:
+        _STOPPING.set()
+        for process in list(_RUNNING):
+            _kill(process)
+    raise SystemExit(128 + signum)
+
+
+def flags_of(results: dict) -> list[str]:
+    """The guard's flags (``q1: why``) from the ``output`` of otter's results.json."""
+    prefix = "flagged: "  # rnncourse.autograde.plugin.FLAG_PREFIX
+    return [line[len(prefix):].strip() for line in str(results.get("output") or "").splitlines()
+            if line.startswith(prefix)]
 
 
 def summarize(rows: list[dict], questions: list[str], possible: dict[str, float]) -> str:
@@ -125,6 +172,9 @@ def summarize(rows: list[dict], questions: list[str], possible: dict[str, float]
         spread = ", ".join(f"{points:g} pts: {n}" for points, n in sorted(counts.items()))
         mean = sum(r["scores"].get(q, 0.0) for r in rows) / max(len(rows), 1)
         lines.append(f"  {q} (of {possible.get(q, float('nan')):g}): mean {mean:.2f}; {spread}")
+    flagged = [r for r in rows if r.get("flags")]
+    lines.append(f"flagged: {len(flagged)}" + (" (their flagged questions score 0)" if flagged else ""))
+    lines += [f"  {r['submission']}: {'; '.join(r['flags'])}"[:2000] for r in flagged]
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         lines.append("failed:")
@@ -170,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grading {len(files)} files of {args.submissions} with {autograder.name}, "
           f"{args.jobs} at a time, {args.timeout:g} s each at most", flush=True)
     rows = []
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(grade_one, f, autograder, args.timeout) for f in files]
         # disable=False: the Makefile sets TQDM_DISABLE=1 for the book, not for this bar
@@ -179,12 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: _natural(r["submission"]))
     with open(out / "scores.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", *questions, "total", "possible", "status", "seconds", "error"])
+        writer.writerow(["submission", *questions, "total", "possible", "status", "flags", "seconds", "error"])
         total_possible = sum(possible.values())
         for r in rows:
             scores = [r["scores"].get(q, 0.0) for q in questions]
             writer.writerow([r["submission"], *(f"{s:g}" for s in scores), f"{sum(scores):g}", f"{total_possible:g}",
-                             r["status"], f"{r['seconds']:.1f}", r["error"]])
+                             r["status"], "; ".join(r["flags"]), f"{r['seconds']:.1f}", r["error"]])
     summary = summarize(rows, questions, possible)
     (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     print(summary)
