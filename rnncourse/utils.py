@@ -7,14 +7,18 @@ a run can never silently be a CPU run.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "try_gpu", "Timer"]
+from .checks import check_int
+
+__all__ = ["set_seed", "try_gpu", "Timer", "device_of", "evaluating"]
 
 
 def set_seed(seed: int) -> None:
@@ -34,10 +38,7 @@ def try_gpu(i: int = 0) -> torch.device:
     With the environment variable ``RNNCOURSE_REQUIRE_CUDA=1`` a missing GPU is an error
     (RuntimeError) rather than a fall-back to the CPU.
     """
-    if isinstance(i, bool) or not isinstance(i, int):
-        raise TypeError(f"i must be a GPU index (int), got {type(i).__name__}")
-    if i < 0:
-        raise ValueError(f"i must be a GPU index >= 0, got {i}")
+    check_int("i", i, minimum=0)
     if torch.cuda.is_available() and i < torch.cuda.device_count():
         return torch.device(f"cuda:{i}")
     required = os.environ.get(REQUIRE_CUDA_VARIABLE, "").strip()
@@ -65,3 +66,26 @@ class Timer:
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (or buffer); the CPU for a module
+    with neither."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def evaluating(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``with evaluating(net): ...`` runs ``net`` in eval mode (no dropout) without
+    gradients, and puts back the mode it had, even when the block raises."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield module
+    finally:
+        module.train(was_training)

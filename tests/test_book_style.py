@@ -212,3 +212,130 @@ def test_no_cell_prints_a_glue_return_value(nb_path: pathlib.Path) -> None:
                             f"{shown}: {src.splitlines()[-1].strip()[:60]}")
     assert not problems, (f"{nb_path.name}: cells print a glue return value (write `_ = glue(...)`, "
                           "or end the line with `;`):\n" + "\n".join(problems))
+
+
+# ------------------------------------------------------------- what a listing teaches
+
+MAX_GUARD_LINES = 3
+
+
+def shown_objects(nb_path: pathlib.Path) -> list[tuple[int, str, object]]:
+    """(cell index, label, object) for every ``show_source(...)`` argument of a cell
+    whose output is shown."""
+    cells = code_cells(nb_path)
+    names = rnncourse_imports(cells)
+    shown = []
+    for i, cell in cells:
+        if tags(cell) & HIDDEN_OUTPUT:
+            continue
+        for node in ast.walk(parse(source(cell))):
+            if (isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "show_source"):
+                shown += [(i, ast.unparse(arg), resolve(arg, names)) for arg in node.args]
+    return shown
+
+
+def listing_tree(obj: object) -> tuple[ast.Module, list[str]]:
+    lines, _ = inspect.getsourcelines(obj)
+    text = "".join(lines)
+    import textwrap
+    return ast.parse(textwrap.dedent(text)), textwrap.dedent(text).splitlines()
+
+
+def _is_check_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    return name.startswith(("check_", "_check", "_validate", "validate_"))
+
+
+def guard_lines(tree: ast.AST) -> set[int]:
+    """Lines of argument checking: an ``if`` whose body only raises, a bare ``raise``, an
+    ``assert``, and a call of a check helper (``check_*``, ``_check*``, ``_validate*``),
+    with every line each of them spans."""
+    lines: set[int] = set()
+
+    def span(node: ast.AST) -> None:
+        lines.update(range(node.lineno, node.end_lineno + 1))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and all(isinstance(s, ast.Raise) for s in node.body):
+            span(node)
+        elif isinstance(node, (ast.Assert, ast.Raise)):
+            span(node)
+        elif isinstance(node, ast.Expr) and _is_check_call(node.value):
+            span(node)
+        elif (isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+              and _is_check_call(node.value)):
+            span(node)
+    return lines
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_listings_have_at_most_three_lines_of_argument_checking(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, label, obj in shown_objects(nb_path):
+        tree, text = listing_tree(obj)
+        guards = sorted(guard_lines(tree))
+        if len(guards) > MAX_GUARD_LINES:
+            shown = "; ".join(text[n - 1].strip()[:50] for n in guards[:6])
+            problems.append(f"cell {i}, listing of {label}: {len(guards)} lines of argument "
+                            f"checking ({shown} ...)")
+    assert not problems, (f"{nb_path.name}: listings with more than {MAX_GUARD_LINES} lines of "
+                          "argument checking (move them to a hidden helper, e.g. one "
+                          "`_check_args(...)` line built from rnncourse.checks):\n"
+                          + "\n".join(problems))
+
+
+SHAPE_COMMENT = re.compile(r"#.*\(")
+
+
+def _needs_shape(stmt: ast.stmt) -> bool:
+    """A statement that computes a tensor: an assignment or return of a computed value
+    (not a constant, a bare name, an empty container or None)."""
+    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        value = stmt.value
+    elif isinstance(stmt, ast.Return):
+        value = stmt.value
+    else:
+        return False
+    if value is None or isinstance(value, (ast.Constant, ast.Name)) or _is_check_call(value):
+        return False
+    text = ast.unparse(value)
+    if ".shape" in text or "len(" in text:  # sizes read off a tensor, not a tensor
+        return False
+    if all(isinstance(n, (ast.BinOp, ast.Name, ast.Attribute, ast.Constant, ast.operator,
+                          ast.Load)) for n in ast.walk(value)):
+        return False  # integer arithmetic on names (an index, a size)
+    if isinstance(value, (ast.List, ast.Tuple, ast.Dict)) and all(
+            isinstance(e, (ast.Name, ast.Constant)) for e in getattr(value, "elts", [])):
+        return False
+    return True
+
+
+def shapeless_lines(obj: object) -> list[str]:
+    """Statements of the ``forward`` in a listing (the method itself, or a class's) with
+    no shape comment on their lines or the line above."""
+    tree, text = listing_tree(obj)
+    forwards = [n for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef) and n.name == "forward"]
+    missing = []
+    for fn in forwards:
+        for stmt in ast.walk(fn):
+            if not isinstance(stmt, ast.stmt) or not _needs_shape(stmt):
+                continue
+            around = text[max(stmt.lineno - 2, 0):stmt.end_lineno]
+            if not any(SHAPE_COMMENT.search(line) for line in around):
+                missing.append(text[stmt.lineno - 1].strip()[:60])
+    return missing
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_forwards_carry_shape_comments(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, label, obj in shown_objects(nb_path):
+        problems += [f"cell {i}, listing of {label}: {line}" for line in shapeless_lines(obj)]
+    assert not problems, (f"{nb_path.name}: tensor lines of a shown forward without a shape "
+                          "comment (e.g. `# (batch, num_hiddens)`) on the line or above:\n"
+                          + "\n".join(problems))
