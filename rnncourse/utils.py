@@ -38,7 +38,7 @@ def try_gpu(i: int = 0) -> torch.device:
     With the environment variable ``RNNCOURSE_REQUIRE_CUDA=1`` a missing GPU is an error
     (RuntimeError) rather than a fall-back to the CPU.
     """
-    check_int("i", i, minimum=0)
+    check_int("i (the GPU index)", i, minimum=0)
     if torch.cuda.is_available() and i < torch.cuda.device_count():
         return torch.device(f"cuda:{i}")
     required = os.environ.get(REQUIRE_CUDA_VARIABLE, "").strip()
