@@ -20,7 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checks import check_int, check_number, check_positive, check_positive_int, check_type
+from .checks import (check_int, check_number, check_positive, check_positive_int,
+                     check_type)
 from .loop import fit
 from .utils import evaluating
 
