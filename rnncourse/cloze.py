@@ -29,7 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_int, check_positive, check_positive_int
 from .loop import fit
+from .utils import device_of, evaluating
 
 __all__ = ["make_cloze_data", "ClozeModel", "num_cloze_parameters",
            "matching_hidden_size", "train_cloze", "evaluate_cloze"]
@@ -39,11 +41,72 @@ _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
-def _check_int(name: str, value, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+# Argument checks, kept out of the listings: each public entry point calls one of them
+# in its first lines, so that the code the book shows reads as the algorithm.
+
+def _check_data_args(tokens: torch.Tensor, window: int, mask_index: int,
+                     stride: int) -> None:
+    """The checks of ``make_cloze_data``; ``tokens`` is the corpus as a LongTensor."""
+    check_int("window", window)
+    if window % 2 == 0:
+        raise ValueError("window must be odd, so that the masked token has as many "
+                         f"tokens on its left as on its right; got {window}")
+    if window < 3:
+        raise ValueError("window must be at least 3 (a token of context on each side "
+                         f"of the mask), got {window}")
+    check_positive_int("stride", stride)
+    check_int("mask_index", mask_index, minimum=0)
+    if tokens.ndim != 1:
+        raise ValueError("corpus must be a flat sequence of token indices, got shape "
+                         f"{tuple(tokens.shape)}")
+    if len(tokens) < window:
+        raise ValueError(f"a corpus of {len(tokens)} tokens is shorter than one window "
+                         f"of {window}")
+    if bool((tokens == mask_index).any()):
+        raise ValueError(f"mask_index {mask_index} occurs in the corpus: a masked "
+                         "position could not be told from a real token; use an index "
+                         "that never occurs (e.g. <unk>)")
+
+
+def _check_cell(cell: str) -> None:
+    if cell not in _CELLS:
+        raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_CELLS)}")
+
+
+def _check_model_args(vocab_size: int, num_hiddens: int, cell: str, num_layers: int,
+                      readout: str) -> None:
+    check_int("vocab_size", vocab_size, minimum=2)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_positive_int("num_layers", num_layers)
+    _check_cell(cell)
+    if readout not in ("mask", "final"):
+        raise ValueError(f"unknown readout {readout!r}: use 'mask' or 'final'")
+
+
+def _check_windows(X: torch.Tensor) -> None:
+    """``X`` is a (batch, window) LongTensor with an odd window (the mask in the
+    middle)."""
+    if X.ndim != 2 or X.dtype != torch.long:
+        raise ValueError("X must be a (batch, window) LongTensor of token indices, "
+                         f"got {X.dtype} of shape {tuple(X.shape)}")
+    if X.shape[1] % 2 == 0:
+        raise ValueError("the window must be odd (mask in the middle), got "
+                         f"{X.shape[1]}")
+
+
+def _check_examples(X: torch.Tensor, y: torch.Tensor) -> None:
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] == 0:
+        raise ValueError("need a non-empty X (num_examples, window) and y "
+                         f"(num_examples,), got {tuple(X.shape)} and {tuple(y.shape)}")
+
+
+def _check_train_args(X: torch.Tensor, y: torch.Tensor, num_updates: int,
+                      batch_size: int, lr: float, log_every: int) -> None:
+    check_positive_int("num_updates", num_updates)
+    check_positive_int("batch_size", batch_size)
+    check_positive("lr", lr)
+    check_positive_int("log_every", log_every)
+    _check_examples(X, y)
 
 
 def make_cloze_data(corpus: Sequence[int], window: int, mask_index: int = 0,
@@ -60,29 +123,11 @@ def make_cloze_data(corpus: Sequence[int], window: int, mask_index: int = 0,
     mask_index``, and y (num_windows,) LongTensor, the original middle tokens;
     ``num_windows = (len(corpus) - window) // stride + 1``.
     """
-    _check_int("window", window)
-    if window % 2 == 0:
-        raise ValueError("window must be odd, so that the masked token has as many "
-                         f"tokens on its left as on its right; got {window}")
-    if window < 3:
-        raise ValueError("window must be at least 3 (a token of context on each side "
-                         f"of the mask), got {window}")
-    _check_int("stride", stride, 1)
-    _check_int("mask_index", mask_index, 0)
-    tokens = torch.as_tensor(list(corpus), dtype=torch.long)
-    if tokens.ndim != 1:
-        raise ValueError("corpus must be a flat sequence of token indices, got shape "
-                         f"{tuple(tokens.shape)}")
-    if len(tokens) < window:
-        raise ValueError(f"a corpus of {len(tokens)} tokens is shorter than one window "
-                         f"of {window}")
-    if bool((tokens == mask_index).any()):
-        raise ValueError(f"mask_index {mask_index} occurs in the corpus: a masked "
-                         "position could not be told from a real token; use an index "
-                         "that never occurs (e.g. <unk>)")
+    tokens = torch.as_tensor(list(corpus), dtype=torch.long)  # (len(corpus),)
+    _check_data_args(tokens, window, mask_index, stride)
     X = tokens.unfold(0, window, stride).clone()  # (num_windows, window)
     mid = window // 2
-    y = X[:, mid].clone()
+    y = X[:, mid].clone()  # (num_windows,): the middle tokens are the targets
     X[:, mid] = mask_index
     return X, y
 
@@ -102,13 +147,7 @@ class ClozeModel(nn.Module):
     def __init__(self, vocab_size: int, num_hiddens: int, bidirectional: bool = False,
                  cell: str = "gru", num_layers: int = 1, readout: str = "mask") -> None:
         super().__init__()
-        _check_int("vocab_size", vocab_size, 2)
-        _check_int("num_hiddens", num_hiddens, 1)
-        _check_int("num_layers", num_layers, 1)
-        if cell not in _CELLS:
-            raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_CELLS)}")
-        if readout not in ("mask", "final"):
-            raise ValueError(f"unknown readout {readout!r}: use 'mask' or 'final'")
+        _check_model_args(vocab_size, num_hiddens, cell, num_layers, readout)
         self.vocab_size, self.num_hiddens, self.num_layers = (
             vocab_size, num_hiddens, num_layers)
         self.cell, self.readout = cell, readout
@@ -118,23 +157,18 @@ class ClozeModel(nn.Module):
         self.linear = nn.Linear(self.num_directions * num_hiddens, vocab_size)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        if X.ndim != 2 or X.dtype != torch.long:
-            raise ValueError("X must be a (batch, window) LongTensor of token indices, "
-                             f"got {X.dtype} of shape {tuple(X.shape)}")
+        _check_windows(X)  # X: (batch, window), the mask at window // 2
         window = X.shape[1]
-        if window % 2 == 0:
-            raise ValueError("the window must be odd (mask in the middle), got "
-                             f"{window}")
         inputs = F.one_hot(X.T, self.vocab_size).float()  # (window, batch, vocab_size)
         # outputs: (window, batch, num_directions * num_hiddens)
         outputs, state = self.rnn(inputs)
         if self.readout == "mask":
-            features = outputs[window // 2]
+            features = outputs[window // 2]  # (batch, num_directions * num_hiddens)
         else:
-            # (num_layers * num_directions, batch, h)
+            # (num_layers * num_directions, batch, num_hiddens); an LSTM's is (H, C)
             H = state[0] if self.cell == "lstm" else state
-            # the last layer's directions, forward then backward: (batch,
-            # num_directions * h)
+            # the last layer's directions, forward then backward concatenated:
+            # (batch, num_directions * num_hiddens)
             features = torch.cat(list(H[-self.num_directions:]), dim=1)
         return self.linear(features)  # (batch, vocab_size)
 
@@ -145,8 +179,7 @@ def num_cloze_parameters(vocab_size: int, num_hiddens: int, bidirectional: bool 
     ``ClozeModel(vocab_size, num_hiddens, bidirectional, cell, num_layers)``, by
     formula: per layer and direction, ``gates * (h * inputs + h * h + 2 * h)`` (torch.nn
     keeps two bias vectors), then the classifier ``(d * h + 1) * vocab_size``."""
-    if cell not in _GATES:
-        raise ValueError(f"unknown cell {cell!r}: use one of {sorted(_GATES)}")
+    _check_cell(cell)
     d, h, g = (2 if bidirectional else 1), num_hiddens, _GATES[cell]
     total, num_inputs = 0, vocab_size
     for _ in range(num_layers):
@@ -160,7 +193,7 @@ def matching_hidden_size(vocab_size: int, num_hiddens: int, cell: str = "gru",
     """The hidden size of the unidirectional ClozeModel whose parameter count is closest
     to that of the bidirectional one with ``num_hiddens`` per direction (for a fair
     comparison)."""
-    _check_int("num_hiddens", num_hiddens, 1)
+    check_positive_int("num_hiddens", num_hiddens)
     target = num_cloze_parameters(vocab_size, num_hiddens, True, cell, num_layers)
     # the count grows with h: the match lies in here
     candidates = range(num_hiddens, 2 * num_hiddens + 1)
@@ -202,13 +235,8 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
     ``log_every`` updates), ``seconds``, ``examples_per_sec``. Raises
     ``FloatingPointError`` when the loss becomes NaN or infinite.
     """
-    _check_int("num_updates", num_updates, 1)
-    _check_int("batch_size", batch_size, 1)
-    _check_int("log_every", log_every, 1)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"need X (num_examples, window) and y (num_examples,), "
-                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
-    device = device if device is not None else next(net.parameters()).device
+    _check_train_args(X, y, num_updates, batch_size, lr, log_every)
+    device = device if device is not None else device_of(net)
     net.to(device)
     X, y = X.to(device), y.to(device)  # once: the examples are small
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -231,27 +259,22 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
             "examples_per_sec": history["tokens_per_sec"]}
 
 
-@torch.no_grad()
 def evaluate_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor,
                    batch_size: int = 2048, device: torch.device | None = None) -> dict:
     """Accuracy, mean cross-entropy (nats) and perplexity ``exp(cross-entropy)`` of
     ``net`` on every cloze example ``(X, y)``: X (num_examples, window), y
     (num_examples,)."""
-    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] == 0:
-        raise ValueError("need a non-empty X (num_examples, window) and y "
-                         f"(num_examples,), got {tuple(X.shape)} and {tuple(y.shape)}")
-    device = device if device is not None else next(net.parameters()).device
-    was_training = net.training
-    net.to(device).eval()
+    _check_examples(X, y)
+    check_positive_int("batch_size", batch_size)
+    device = device if device is not None else device_of(net)
+    net.to(device)
     total_loss, correct = 0.0, 0
-    try:
+    with evaluating(net):
         for i in range(0, X.shape[0], batch_size):
             logits = net(X[i:i + batch_size].to(device))  # (batch, vocab_size)
-            target = y[i:i + batch_size].to(device)
+            target = y[i:i + batch_size].to(device)       # (batch,)
             total_loss += F.cross_entropy(logits, target, reduction="sum").item()
             correct += (logits.argmax(dim=1) == target).sum().item()
-    finally:
-        net.train(was_training)
     cross_entropy = total_loss / X.shape[0]
     return {"accuracy": correct / X.shape[0], "cross_entropy": cross_entropy,
             "perplexity": math.exp(cross_entropy)}

@@ -20,13 +20,14 @@ one does) writes only text. ``allow_special=True`` lets them through.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from .checks import check_bool, check_int, check_number, check_positive_int
 from .text import Vocab
+from .utils import device_of, evaluating
 
 __all__ = ["predict"]
 
@@ -49,18 +50,18 @@ def _prefix_tokens(prefix: str | Sequence[str], token: str) -> list[str]:
     return tokens
 
 
-def _check_args(num_preds: int, temperature: float, top_k: int | None) -> None:
-    if isinstance(num_preds, bool) or not isinstance(num_preds, int) or num_preds < 0:
-        raise ValueError("num_preds must be a non-negative integer (tokens to "
-                         f"generate), got {num_preds!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature >= 0 or math.isinf(temperature):
-        raise ValueError("temperature must be a finite number >= 0 (0 = greedy), got "
-                         f"{temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                              or top_k < 1):
-        raise ValueError("top_k must be None or a positive integer (sample among the k "
-                         f"most likely tokens), got {top_k!r}")
+def _check_args(num_preds: int, net: nn.Module, vocab: Vocab, temperature: float,
+                top_k: int | None, allow_special: bool) -> None:
+    """The checks of ``predict`` (the prefix is checked as it is split)."""
+    check_int("num_preds", num_preds, minimum=0)  # tokens to generate
+    check_number("temperature", temperature, minimum=0)  # 0 = greedy
+    check_positive_int("top_k", top_k, allow_none=True)  # sample among the k likeliest
+    check_bool("allow_special", allow_special)
+    _check_net(net, vocab)
+    if not allow_special and num_preds > 0 and len(vocab.special_indices) >= len(vocab):
+        raise ValueError("every token of the vocabulary is special "
+                         f"({vocab.idx_to_token}): there is no text token to generate; "
+                         "pass allow_special=True to generate them anyway")
 
 
 def _check_net(net: nn.Module, vocab: Vocab) -> None:
@@ -74,6 +75,16 @@ def _check_net(net: nn.Module, vocab: Vocab) -> None:
         raise ValueError(f"the model predicts {vocab_size} tokens but the vocabulary "
                          f"has {len(vocab)}: pass the vocabulary the model was trained "
                          "with")
+
+
+def _banned_mask(special: list[int], vocab_size: int,
+                 device: torch.device) -> torch.Tensor | None:
+    """(vocab_size,) bool, True at the ``special`` indices; None when there are none."""
+    if not special:
+        return None
+    banned = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+    banned[special] = True
+    return banned
 
 
 def _next_token(logits: torch.Tensor, temperature: float, top_k: int | None,
@@ -112,48 +123,27 @@ def predict(prefix: str | Sequence[str], num_preds: int, net: nn.Module, vocab: 
     is kept as given). ``device=None`` runs where the net is; a device moves the net
     there. Runs under ``torch.no_grad()`` in eval mode and restores the net's mode.
     """
-    tokens = _prefix_tokens(prefix, token)
-    _check_args(num_preds, temperature, top_k)
-    _check_net(net, vocab)
-    if not isinstance(allow_special, bool):
-        raise TypeError(f"allow_special must be True or False, got {allow_special!r}")
+    tokens = _prefix_tokens(prefix, token)  # checks the prefix and the token type
+    _check_args(num_preds, net, vocab, temperature, top_k, allow_special)
+    device = device_of(net) if device is None else torch.device(device)
+    net.to(device)
     special = [] if allow_special else list(vocab.special_indices)
-    if num_preds > 0 and len(special) >= len(vocab):
-        raise ValueError("every token of the vocabulary is special "
-                         f"({vocab.idx_to_token}): there is no text token to generate; "
-                         "pass allow_special=True to generate them anyway")
-    if device is None:
-        device = next(net.parameters()).device
-    else:
-        device = torch.device(device)
-        net.to(device)
 
     prefix_indices = vocab[tokens]  # unseen tokens -> <unk> = 0
     generated: list[torch.Tensor] = []  # 0-d tensors, kept on the device until the end
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            if num_preds > 0:
-                state = net.begin_state(1, device)
-                # (1, len(prefix))
-                X = torch.tensor([prefix_indices], dtype=torch.long, device=device)
-                # warm-up: read the whole prefix; the last row of logits predicts the
-                # first new token
-                logits, state = net(X, state)  # logits: (len(prefix), vocab_size)
-                banned = None
-                if special:
-                    # (vocab_size,)
-                    banned = torch.zeros(logits.shape[-1], dtype=torch.bool,
-                                         device=device)
-                    banned[special] = True
-                for i in range(num_preds):
-                    generated.append(_next_token(logits[-1], temperature, top_k,
-                                                 banned))
-                    if i < num_preds - 1:
-                        # feed it back in
-                        logits, state = net(generated[-1].reshape(1, 1), state)
-    finally:
-        net.train(was_training)
+    with evaluating(net):
+        if num_preds > 0:
+            state = net.begin_state(1, device)
+            # (1, len(prefix))
+            X = torch.tensor([prefix_indices], dtype=torch.long, device=device)
+            # warm-up: read the whole prefix; the last row of logits predicts the first
+            # new token
+            logits, state = net(X, state)  # logits: (len(prefix), vocab_size)
+            banned = _banned_mask(special, logits.shape[-1], device)  # (vocab_size,)
+            for i in range(num_preds):
+                generated.append(_next_token(logits[-1], temperature, top_k, banned))
+                if i < num_preds - 1:
+                    # feed it back in: logits (1, vocab_size)
+                    logits, state = net(generated[-1].reshape(1, 1), state)
     new_indices = torch.stack(generated).tolist() if generated else []
     return _JOINERS[token].join(vocab.to_tokens(prefix_indices + new_indices))

@@ -28,10 +28,12 @@ from __future__ import annotations
 import collections
 import copy
 import math
+import numbers
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 
 import numpy as np
 
+from .checks import check_int, check_number, check_positive_int, check_probability
 from .text import as_token_list
 
 __all__ = [
@@ -57,6 +59,55 @@ __all__ = [
 # ------------------------------------------------------------------------- counts, Zipf
 
 
+# Argument checks, kept out of the listings: each public entry point calls one of them
+# in its first lines, so that the code the book shows reads as the algorithm.
+
+def _check_zipf_args(f: np.ndarray, min_rank: int, max_rank: int | None) -> None:
+    """The checks of ``zipf_exponent``; ``f`` holds the frequencies as an array."""
+    if f.ndim != 1:
+        raise ValueError("freqs must be a flat sequence of frequencies, got shape "
+                         f"{f.shape}")
+    check_int("min_rank", min_rank)
+    max_rank = len(f) if max_rank is None else check_int("max_rank", max_rank)
+    if not 1 <= min_rank <= max_rank <= len(f):
+        raise ValueError(f"need 1 <= min_rank <= max_rank <= len(freqs) = {len(f)}, "
+                         f"got min_rank={min_rank}, max_rank={max_rank}")
+    if max_rank - min_rank < 1:
+        raise ValueError("a line needs at least two ranks: widen [min_rank, max_rank]")
+    fitted = f[min_rank - 1:max_rank]
+    if np.any(fitted <= 0) or np.any(np.diff(fitted) > 0):
+        raise ValueError("freqs must be positive and sorted from most to least "
+                         "frequent (see ngram_freqs)")
+
+
+def _check_orders(orders: Iterable[int]) -> list[int]:
+    """The model orders of a table, each an integer >= 1, as a list."""
+    return [check_positive_int("n", n) for n in orders]
+
+
+def _eps_per_order(eps: float | Sequence[float], n: int) -> tuple[float, ...]:
+    """(ε₁, ..., εₙ) from one ε for every order or a sequence of ``n``; each ε >= 0
+    (math.inf allowed)."""
+    if isinstance(eps, numbers.Real):
+        eps = (eps,) * n
+    try:
+        values = tuple(eps)
+    except TypeError:
+        raise TypeError(f"eps must be a number or a sequence of {n} numbers (ε₁, "
+                        f"..., ε{n}), got {eps!r}") from None
+    if len(values) != n:
+        raise ValueError(f"a model of order n={n} needs {n} smoothing constants "
+                         f"(ε₁, ..., ε{n}), got {len(values)}: {eps!r}")
+    # 0: the counting estimate, math.inf: uniform
+    return tuple(float(check_number(f"ε{k}", e, minimum=0, finite=False))
+                 for k, e in enumerate(values, start=1))
+
+
+def _discount_value(discount: float) -> float:
+    """A Kneser–Ney discount: a number in (0, 1), as a float."""
+    return float(check_number("discount", discount, minimum=0, maximum=1, strict=True))
+
+
 def _ngrams(tokens: Sequence, k: int) -> Iterable[tuple]:
     """The k-grams of ``tokens`` as tuples, left to right (``len(tokens) - k + 1`` of
     them)."""
@@ -66,7 +117,7 @@ def _ngrams(tokens: Sequence, k: int) -> Iterable[tuple]:
 def ngram_counts(tokens: Sequence[Hashable], n: int) -> collections.Counter:
     """How often each n-gram (a tuple of ``n`` consecutive tokens) occurs in
     ``tokens``."""
-    _check_order(n)
+    check_positive_int("n", n)
     return collections.Counter(_ngrams(as_token_list(tokens), n))
 
 
@@ -85,20 +136,9 @@ def zipf_exponent(freqs: Sequence[float], min_rank: int = 1,
     from most to least frequent and positive. Returns α (positive for a decreasing law).
     """
     f = np.asarray(freqs, dtype=np.float64)
-    if f.ndim != 1:
-        raise ValueError("freqs must be a flat sequence of frequencies, got shape "
-                         f"{f.shape}")
-    if max_rank is None:
-        max_rank = len(f)
-    if not 1 <= min_rank <= max_rank <= len(f):
-        raise ValueError(f"need 1 <= min_rank <= max_rank <= len(freqs) = {len(f)}, "
-                         f"got min_rank={min_rank}, max_rank={max_rank}")
-    if max_rank - min_rank < 1:
-        raise ValueError("a line needs at least two ranks: widen [min_rank, max_rank]")
-    f = f[min_rank - 1:max_rank]
-    if np.any(f <= 0) or np.any(np.diff(f) > 0):
-        raise ValueError("freqs must be positive and sorted from most to least "
-                         "frequent (see ngram_freqs)")
+    _check_zipf_args(f, min_rank, max_rank)
+    max_rank = len(f) if max_rank is None else max_rank
+    f = f[min_rank - 1:max_rank]  # the ranks fitted
     log_rank = np.log(np.arange(min_rank, max_rank + 1, dtype=np.float64))
     slope, _ = np.polyfit(log_rank, np.log(f), 1)
     return float(-slope)
@@ -118,37 +158,6 @@ def _support_list(vocab: Iterable[Hashable]) -> list:
     aside."""
     return as_token_list(list(vocab) if isinstance(vocab, (Set, Mapping)) else vocab,
                          "vocab")
-
-
-def _check_order(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError("the order n must be an int (1 = unigram, 2 = bigram, ...), "
-                        f"got {n!r}")
-    if n < 1:
-        raise ValueError("the order n must be at least 1 (1 = unigram, 2 = bigram, "
-                         f"...), got {n}")
-
-
-def _check_eps(eps: float | Sequence[float], n: int) -> tuple[float, ...]:
-    """One ε for every order, or a sequence (ε₁, ..., εₙ); each ε >= 0 (math.inf
-    allowed)."""
-    if (isinstance(eps, (int, float, np.integer, np.floating))
-            and not isinstance(eps, bool)):
-        values = (float(eps),) * n
-    else:
-        try:
-            values = tuple(float(e) for e in eps)
-        except TypeError:
-            raise TypeError(f"eps must be a number or a sequence of {n} numbers (ε₁, "
-                            f"..., ε{n}), got {eps!r}") from None
-        if len(values) != n:
-            raise ValueError(f"a model of order n={n} needs {n} smoothing constants "
-                             f"(ε₁, ..., ε{n}), got {len(values)}: {eps!r}")
-    for k, e in enumerate(values, start=1):
-        if math.isnan(e) or e < 0:
-            raise ValueError(f"ε{k} must be >= 0 (0: counting estimate, math.inf: "
-                             f"uniform), got {e}")
-    return values
 
 
 def _smooth(count: int, context_count: int, eps: float, backoff: float) -> float:
@@ -224,8 +233,8 @@ class LaplaceLM:
     def __init__(self, tokens: Sequence[Hashable], n: int,
                  eps: float | Sequence[float] = 1.0,
                  vocab: Iterable[Hashable] | None = None) -> None:
-        _check_order(n)
-        self.eps = _check_eps(eps, n)
+        check_positive_int("n", n)  # 1 = unigram, 2 = bigram, ...
+        self.eps = _eps_per_order(eps, n)
         tokens = as_token_list(tokens)
         if not tokens:
             raise ValueError("cannot fit a language model to an empty token sequence")
@@ -255,7 +264,7 @@ class LaplaceLM:
         """The same model with other smoothing constants: shares the counts, counts
         nothing again."""
         other = copy.copy(self)
-        other.eps = _check_eps(eps, self.n)
+        other.eps = _eps_per_order(eps, self.n)
         return other
 
     # ---- counts
@@ -386,6 +395,13 @@ class LaplaceLM:
 # ------------------------------------------------------------------- the held-out split
 
 
+def _check_split_args(corpus: list, valid_frac: float, test_frac: float) -> None:
+    check_probability("valid_frac", valid_frac)
+    check_probability("test_frac", test_frac)
+    if not corpus:
+        raise ValueError("cannot split an empty corpus")
+
+
 def train_valid_test_split(corpus: Sequence, valid_frac: float = 0.1,
                            test_frac: float = 0.1) -> tuple[list, list, list]:
     """The split every language model of the book is evaluated on: contiguous, in text
@@ -398,12 +414,8 @@ def train_valid_test_split(corpus: Sequence, valid_frac: float = 0.1,
     the "training part" ``train + valid`` may then be refitted and evaluated once on
     ``test``.
     """
-    for name, frac in (("valid_frac", valid_frac), ("test_frac", test_frac)):
-        if not 0 <= frac < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {frac}")
     corpus = as_token_list(corpus, "corpus")
-    if not corpus:
-        raise ValueError("cannot split an empty corpus")
+    _check_split_args(corpus, valid_frac, test_frac)
     n_test = math.floor(test_frac * len(corpus))
     n_trainvalid = len(corpus) - n_test
     n_valid = math.floor(valid_frac * n_trainvalid)
@@ -416,6 +428,15 @@ def train_valid_test_split(corpus: Sequence, valid_frac: float = 0.1,
 #: ε values tried by ``laplace_table``: 0.001 to 1000, four per decade.
 DEFAULT_EPS_GRID: tuple[float, ...] = tuple(float(f"{e:.3g}")
                                             for e in np.logspace(-3, 3, 25))
+
+
+def _check_eps_grid(eps_grid: Sequence[float]) -> list[float]:
+    """The ε values ``laplace_table`` tries, each >= 0, as a list."""
+    eps_grid = list(eps_grid)
+    if not eps_grid:
+        raise ValueError("eps_grid is empty: give at least one ε to try")
+    _eps_per_order(eps_grid, len(eps_grid))  # each ε >= 0
+    return eps_grid
 
 
 def laplace_table(train: Sequence[Hashable], valid: Sequence[Hashable],
@@ -435,23 +456,11 @@ def laplace_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     refitted model on its own training part ``train + valid``) and ``test_ppl`` (the
     refitted model on ``test``).
     """
-    eps_grid = list(eps_grid)
-    if not eps_grid:
-        raise ValueError("eps_grid is empty: give at least one ε to try")
-    train, valid, test = (as_token_list(part, name)
-                          for part, name in ((train, "train"), (valid, "valid"),
-                                             (test, "test")))
-    if not valid or not test:
-        raise ValueError("laplace_table needs a non-empty validation and test sequence")
-    trainvalid = train + valid
-    if vocab is None:
-        # the training part's tokens, in first-seen order
-        vocab = dict.fromkeys(trainvalid)
-    vocab = _support_list(vocab)
-    _check_eps(eps_grid, len(eps_grid))  # every ε >= 0
+    orders, eps_grid = _check_orders(orders), _check_eps_grid(eps_grid)
+    # the support defaults to the tokens of train + valid, in first-seen order
+    train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
     rows = []
     for n in orders:
-        _check_order(n)
         tuner = LaplaceLM(train, n, 1.0, vocab=vocab)
         # counts do not depend on ε: compute them once
         arrays = tuner._count_arrays(valid)
@@ -478,7 +487,7 @@ class _CountingLM:
 
     def _fit(self, tokens: Sequence[Hashable], n: int,
              vocab: Iterable[Hashable] | None) -> list:
-        _check_order(n)
+        # n is checked by the public constructor
         tokens = as_token_list(tokens)
         if not tokens:
             raise ValueError("tokens: cannot fit a language model to an empty token "
@@ -564,7 +573,7 @@ class InterpolatedLM(_CountingLM):
     def __init__(self, tokens: Sequence[Hashable], n: int,
                  lambdas: Sequence[float],
                  vocab: Iterable[Hashable] | None = None) -> None:
-        _check_order(n)
+        check_positive_int("n", n)  # 1 = unigram, 2 = bigram, ...
         self.lambdas = self._check_lambdas(lambdas, n)
         tokens = self._fit(tokens, n, vocab)
         self._tails = [tuple(tokens[len(tokens) - k:]) if k <= len(tokens) else None
@@ -674,8 +683,8 @@ class KneserNeyLM(_CountingLM):
 
     def __init__(self, tokens: Sequence[Hashable], n: int, discount: float = 0.75,
                  vocab: Iterable[Hashable] | None = None) -> None:
-        _check_order(n)
-        self.discount = self._check_discount(discount)
+        check_positive_int("n", n)  # 1 = unigram, 2 = bigram, ...
+        self.discount = _discount_value(discount)
         tokens = self._fit(tokens, n, vocab)
         self._tails = [tuple(tokens[len(tokens) - k:]) if k <= len(tokens) else None
                        for k in range(n)]
@@ -697,19 +706,10 @@ class KneserNeyLM(_CountingLM):
         # N₁₊(h •) for the longest contexts, from the raw n-gram counts
         self.followers = collections.Counter(g[:-1] for g in self.counts[n])
 
-    @staticmethod
-    def _check_discount(discount: float) -> float:
-        if (isinstance(discount, bool)
-                or not isinstance(discount, (int, float, np.integer, np.floating))):
-            raise ValueError(f"discount must be a number in (0, 1), got {discount!r}")
-        if not 0 < discount < 1:
-            raise ValueError(f"discount must be in (0, 1), got {discount}")
-        return float(discount)
-
     def with_discount(self, discount: float) -> "KneserNeyLM":
         """The same counts with another discount."""
         other = copy.copy(self)
-        other.discount = self._check_discount(discount)
+        other.discount = _discount_value(discount)
         return other
 
     def continuation_count(self, ngram: Sequence[Hashable]) -> int:
@@ -773,6 +773,14 @@ def _split_parts(train, valid, test, vocab):
     return train, valid, test, trainvalid, vocab
 
 
+def _check_discounts(discounts: Sequence[float]) -> list[float]:
+    """The discounts ``kneser_ney_table`` tries, each in (0, 1), as a list of floats."""
+    discounts = [_discount_value(d) for d in discounts]
+    if not discounts:
+        raise ValueError("discounts is empty: give at least one discount to try")
+    return discounts
+
+
 def kneser_ney_table(train: Sequence[Hashable], valid: Sequence[Hashable],
                      test: Sequence[Hashable], orders: Iterable[int] = range(1, 7),
                      discounts: Sequence[float] = DEFAULT_DISCOUNT_GRID,
@@ -782,9 +790,7 @@ def kneser_ney_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     model fitted on ``train``, then refitted on ``train + valid`` and evaluated once on
     ``test``. Rows: ``order``, ``discount``, ``valid_ppl``, ``valid_ppls`` (one per
     discount), ``test_ppl``."""
-    discounts = [KneserNeyLM._check_discount(d) for d in discounts]
-    if not discounts:
-        raise ValueError("discounts is empty: give at least one discount to try")
+    orders, discounts = _check_orders(orders), _check_discounts(discounts)
     train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
     rows = []
     for n in orders:
@@ -811,10 +817,10 @@ def interpolated_table(train: Sequence[Hashable], valid: Sequence[Hashable],
     under the counts of ``train``, then the counts of ``train + valid`` with those
     weights evaluated once on ``test``. Rows: ``order``, ``lambdas``, ``valid_ppl``,
     ``test_ppl``."""
+    orders = _check_orders(orders)
     train, valid, test, trainvalid, vocab = _split_parts(train, valid, test, vocab)
     rows = []
     for n in orders:
-        _check_order(n)
         tuner = InterpolatedLM(train, n, (1.0,) + (0.0,) * n, vocab=vocab)
         lambdas = fit_lambdas(tuner, valid)
         model = InterpolatedLM(trainvalid, n, lambdas, vocab=vocab)
@@ -849,8 +855,7 @@ def train_softmax_bigram(tokens: Sequence[int], m: int, weight_decay: float = 0.
     """
     import torch
 
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    check_number("weight_decay", weight_decay, minimum=0)
     C = torch.as_tensor(bigram_count_matrix(tokens, m))  # (m, m) bigram counts
     W = torch.zeros(m, m, dtype=torch.float64, requires_grad=True)  # uniform at start
     opt = torch.optim.Adam([W], lr=lr)

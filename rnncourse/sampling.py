@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .checks import check_positive_int
 from .text import Vocab, as_token_list, load_corpus_time_machine
 
 __all__ = ["seq_data_iter_random", "seq_data_iter_sequential", "SeqDataLoader",
@@ -27,19 +28,18 @@ def _token_ids(corpus: Sequence[int]) -> list[int]:
     """The corpus as a list of Python ints: a list, or a 1-d integer tensor or array of
     ids."""
     ids = as_token_list(corpus, "corpus")
-    for i, token in enumerate(ids):
-        if isinstance(token, bool) or not isinstance(token, int):
-            raise TypeError(f"corpus must hold token indices (ints), got {token!r} at "
-                            f"position {i}: map the tokens to indices first, corpus = "
-                            "vocab[tokens]")
+    # the types in one pass in C, however long the corpus; a bool is no index either
+    if set(map(type, ids)) - {int}:
+        i, token = next((i, t) for i, t in enumerate(ids) if type(t) is not int)
+        raise TypeError(f"corpus must hold token indices (ints), got {token!r} at "
+                        f"position {i}: map the tokens to indices first, corpus = "
+                        "vocab[tokens]")
     return ids
 
 
-def _check(corpus: Sequence[int], batch_size: int, num_steps: int) -> None:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+def _check_args(corpus: list[int], batch_size: int, num_steps: int) -> None:
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("num_steps", num_steps)
     # Worst case the offset is num_steps - 1; then we still need batch_size
     # subsequences of num_steps tokens, plus one token for the last target.
     needed = (num_steps - 1) + batch_size * num_steps + 1
@@ -61,7 +61,7 @@ def seq_data_iter_random(corpus: Sequence[int], batch_size: int,
     ``Y[:, t] == corpus[start + t + 1]``.
     """
     corpus = _token_ids(corpus)
-    _check(corpus, batch_size, num_steps)
+    _check_args(corpus, batch_size, num_steps)
     # a random offset in [0, num_steps - 1]
     corpus = corpus[random.randint(0, num_steps - 1):]
     # -1: the last target needs one more token
@@ -87,7 +87,7 @@ def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int,
     num_steps).
     """
     corpus = _token_ids(corpus)
-    _check(corpus, batch_size, num_steps)
+    _check_args(corpus, batch_size, num_steps)
     offset = random.randint(0, num_steps - 1)
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
     Xs = torch.tensor(corpus[offset:offset + num_tokens],
@@ -106,7 +106,7 @@ class SeqDataLoader:
     def __init__(self, corpus: Sequence[int], batch_size: int, num_steps: int,
                  use_random_iter: bool = False) -> None:
         self.corpus = _token_ids(corpus)
-        _check(self.corpus, batch_size, num_steps)
+        _check_args(self.corpus, batch_size, num_steps)
         self.batch_size, self.num_steps = batch_size, num_steps
         self.use_random_iter = use_random_iter
         self.data_iter_fn = (seq_data_iter_random if use_random_iter

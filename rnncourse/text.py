@@ -17,6 +17,7 @@ import collections
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 
+from .checks import check_number
 from .data import extract, fetch
 
 __all__ = [
@@ -191,6 +192,35 @@ def count_corpus(tokens: Iterable) -> collections.Counter:
     return collections.Counter(_flatten(tokens))
 
 
+def _check_vocab_args(reserved: list, min_freq: int) -> None:
+    check_number("min_freq", min_freq)
+    if "<unk>" in reserved:
+        raise ValueError("'<unk>' is always index 0; do not list it in "
+                         "reserved_tokens")
+    if len(set(reserved)) != len(reserved):
+        raise ValueError(f"reserved_tokens has duplicates: {reserved}")
+
+
+def _one_or_many(tokens, token_to_idx: dict) -> tuple[bool, object]:
+    """What ``vocab[tokens]`` looks up: ``(True, token)`` for one token (a 0-d tensor or
+    array as its value), ``(False, tokens)`` for a sequence of tokens. A tuple is one
+    token when the vocabulary holds it (e.g. a bigram), else a sequence."""
+    if isinstance(tokens, str):
+        return True, tokens
+    if _is_array(tokens):
+        if tuple(tokens.shape) == ():
+            return True, tokens.item()
+        return False, _array_as_list(tokens, "tokens")
+    if isinstance(tokens, tuple) and tokens in token_to_idx:
+        return True, tokens
+    if isinstance(tokens, Hashable) and not isinstance(tokens, (tuple, range)):
+        return True, tokens  # one non-string token, e.g. an int
+    if isinstance(tokens, Iterable) and not isinstance(tokens, (Mapping, Set)):
+        return False, tokens
+    raise TypeError("vocab[...] takes a token or a list of tokens, got a "
+                    f"{type(tokens).__name__}")
+
+
 class Vocab:
     """A vocabulary: index 0 is ``<unk>``, then the reserved tokens, then every token
     seen at least ``min_freq`` times, most frequent first (ties keep first-seen order).
@@ -207,57 +237,37 @@ class Vocab:
 
     def __init__(self, tokens: Iterable | None = None, min_freq: int = 0,
                  reserved_tokens: Sequence[str] | None = None) -> None:
+        reserved = as_token_list(reserved_tokens or [], "reserved_tokens")
+        _check_vocab_args(reserved, min_freq)
         counter = count_corpus(tokens if tokens is not None else [])
-        # sorted() is stable, so equally frequent tokens keep the order they first
-        # appeared in
+        # most frequent first; sorted() is stable, so ties keep their first-seen order
         self.token_freqs: list[tuple] = sorted(counter.items(), key=lambda kv: kv[1],
                                                reverse=True)
-        reserved = as_token_list(reserved_tokens or [], "reserved_tokens")
-        if "<unk>" in reserved:
-            raise ValueError("'<unk>' is always index 0; do not list it in "
-                             "reserved_tokens")
-        if len(set(reserved)) != len(reserved):
-            raise ValueError(f"reserved_tokens has duplicates: {reserved}")
         self.reserved_tokens: list = reserved
-        self.idx_to_token: list = ["<unk>"] + reserved
+        frequent = [tok for tok, freq in self.token_freqs if freq >= min_freq]
+        # a token listed twice (e.g. a reserved token that also occurs in the text)
+        # keeps its first index
+        self.idx_to_token: list = list(dict.fromkeys(["<unk>", *reserved, *frequent]))
         self.token_to_idx: dict = {tok: idx
                                    for idx, tok in enumerate(self.idx_to_token)}
-        for tok, freq in self.token_freqs:
-            if freq < min_freq:
-                break  # token_freqs is sorted, so every later token is rarer still
-            if tok not in self.token_to_idx:
-                self.token_to_idx[tok] = len(self.idx_to_token)
-                self.idx_to_token.append(tok)
 
     def __len__(self) -> int:
         return len(self.idx_to_token)
 
     def __getitem__(self, tokens):
-        if isinstance(tokens, str):
-            return self.token_to_idx.get(tokens, self.unk)
-        if _is_array(tokens):
-            if tuple(tokens.shape) == ():
-                return self.__getitem__(tokens.item())
-            return [self.__getitem__(tok) for tok in _array_as_list(tokens, "tokens")]
-        if isinstance(tokens, tuple) and tokens in self.token_to_idx:
-            return self.token_to_idx[tokens]  # a tuple token, e.g. a bigram
-        if isinstance(tokens, Hashable) and not isinstance(tokens, (tuple, range)):
-            # one non-string token, e.g. an int
-            return self.token_to_idx.get(tokens, self.unk)
-        if isinstance(tokens, Iterable) and not isinstance(tokens, (Mapping, Set)):
-            return [self.__getitem__(tok) for tok in tokens]
-        raise TypeError("vocab[...] takes a token or a list of tokens, got a "
-                        f"{type(tokens).__name__}")
+        is_one_token, tokens = _one_or_many(tokens, self.token_to_idx)
+        if is_one_token:
+            return self.token_to_idx.get(tokens, self.unk)  # unknown -> <unk> = 0
+        return [self[tok] for tok in tokens]
 
     def __contains__(self, token) -> bool:
         return token in self.token_to_idx
 
     @property
     def special_indices(self) -> list[int]:
-        """The indices of tokens that mark structure, not text: ``<unk>`` (0), the
-        reserved tokens, and ``<pad>``, ``<bos>``, ``<eos>`` where present (a vocabulary
-        rebuilt from a checkpoint no longer knows which of its tokens were reserved).
-        ``predict`` never generates them unless asked to."""
+        """The indices of ``<unk>`` (0), the reserved tokens, and ``<pad>``, ``<bos>``,
+        ``<eos>`` where present (a vocabulary rebuilt from a checkpoint no longer knows
+        which were reserved): tokens that mark structure, not text."""
         special = ["<unk>", *getattr(self, "reserved_tokens", []), *SPECIAL_TOKENS]
         return sorted({self.token_to_idx[tok] for tok in special
                        if tok in self.token_to_idx})

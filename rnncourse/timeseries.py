@@ -20,7 +20,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checks import (check_int, check_number, check_positive, check_positive_int,
+                     check_type)
 from .loop import fit
+from .utils import evaluating
 
 __all__ = [
     "noisy_sine",
@@ -34,9 +37,11 @@ __all__ = [
 ]
 
 
+# Argument checks, kept out of the listings: each public entry point calls one of them
+# in its first line, so that the code the book shows reads as the algorithm.
+
 def _check_series(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    check_type("x", x, torch.Tensor)
     if x.dim() != 1:
         raise ValueError("x must be a 1-D series of shape (T,), got shape "
                          f"{tuple(x.shape)}")
@@ -44,9 +49,44 @@ def _check_series(x: torch.Tensor) -> None:
 
 def _check_tau(x: torch.Tensor, tau: int) -> None:
     _check_series(x)
+    check_int("tau", tau)
     if not 1 <= tau < len(x):
         raise ValueError(f"tau must satisfy 1 <= tau < len(x) = {len(x)}, got "
                          f"tau={tau}")
+
+
+def _check_sine_args(T: int, noise: float, seed: int | None) -> None:
+    check_positive_int("T", T)
+    check_number("noise", noise, minimum=0)  # a standard deviation
+    check_int("seed", seed, allow_none=True)
+
+
+def _check_regression_args(features: torch.Tensor, labels: torch.Tensor, epochs: int,
+                           lr: float, batch_size: int) -> None:
+    check_type("features", features, torch.Tensor)
+    check_type("labels", labels, torch.Tensor)
+    if features.dim() != 2 or labels.dim() != 1 or len(features) != len(labels):
+        raise ValueError(f"need features (n, tau) and labels (n,), got shapes "
+                         f"{tuple(features.shape)} and {tuple(labels.shape)}")
+    check_positive_int("epochs", epochs)
+    check_positive("lr", lr)
+    check_positive_int("batch_size", batch_size)
+
+
+def _check_n_train(x: torch.Tensor, tau: int, n_train: int) -> None:
+    _check_tau(x, tau)
+    check_int("n_train", n_train)
+    if not tau <= n_train < len(x):
+        raise ValueError(f"n_train must satisfy tau <= n_train < len(x), "
+                         f"got n_train={n_train}, tau={tau}, len(x)={len(x)}")
+
+
+def _check_k(x: torch.Tensor, tau: int, k: int) -> None:
+    _check_tau(x, tau)
+    check_int("k", k)
+    if not 1 <= k <= len(x) - tau:
+        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got "
+                         f"k={k}")
 
 
 def noisy_sine(T: int = 1000, noise: float = 0.2,
@@ -58,10 +98,7 @@ def noisy_sine(T: int = 1000, noise: float = 0.2,
     global RNG. Returns ``(time, x)``, both float32 of shape (T,); ``time`` is 1,
     2, ..., T.
     """
-    if T < 1:
-        raise ValueError(f"T must be at least 1, got {T}")
-    if noise < 0:
-        raise ValueError(f"noise is a standard deviation and must be >= 0, got {noise}")
+    _check_sine_args(T, noise, seed)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     time = torch.arange(1, T + 1, dtype=torch.float32)                  # (T,)
     x = torch.sin(0.01 * time) + noise * torch.randn(T, generator=generator)  # (T,)
@@ -87,9 +124,8 @@ def make_mlp(tau: int, num_hiddens: int = 10) -> nn.Sequential:
 
     Maps (batch, tau) lag windows to (batch, 1) predictions of the next value.
     """
-    if tau < 1 or num_hiddens < 1:
-        raise ValueError(f"tau and num_hiddens must be at least 1, got tau={tau}, "
-                         f"num_hiddens={num_hiddens}")
+    check_positive_int("tau", tau)
+    check_positive_int("num_hiddens", num_hiddens)
     net = nn.Sequential(nn.Linear(tau, num_hiddens), nn.ReLU(),
                         nn.Linear(num_hiddens, 1))
     for layer in net:
@@ -118,22 +154,16 @@ def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor
     run). Returns the MSE over all of (features, labels) after each epoch: a list of
     ``epochs`` floats.
     """
-    if features.dim() != 2 or labels.dim() != 1 or len(features) != len(labels):
-        raise ValueError(f"need features (n, tau) and labels (n,), got shapes "
-                         f"{tuple(features.shape)} and {tuple(labels.shape)}")
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0, "
-                         f"got epochs={epochs}, batch_size={batch_size}, lr={lr}")
+    _check_regression_args(features, labels, epochs, lr, batch_size)
     loss_fn = nn.MSELoss()
 
     def batch_loss(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
         predictions = net(features[rows]).reshape(-1)  # (b, 1) -> (b,)
         return loss_fn(predictions, labels[rows]), len(rows)
 
-    @torch.no_grad()
     def mse_on_all_rows() -> float:
-        net.eval()
-        return loss_fn(net(features).reshape(-1), labels).item()
+        with evaluating(net):
+            return loss_fn(net(features).reshape(-1), labels).item()
 
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     minibatches = _ShuffledMinibatches(len(features), batch_size, features.device)
@@ -142,18 +172,16 @@ def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor
     return history["valid"]  # one per epoch
 
 
-@torch.no_grad()
 def one_step_predictions(net: nn.Module, x: torch.Tensor, tau: int) -> torch.Tensor:
     """Predict each x[t], t >= tau, from the observed x[t - tau : t].
 
     x: (T,). Returns (T - tau,): entry i predicts x[i + tau].
     """
-    features, _ = lag_features(x, tau)
-    net.eval()
-    return net(features).reshape(-1)
+    features, _ = lag_features(x, tau)  # (T - tau, tau)
+    with evaluating(net):
+        return net(features).reshape(-1)
 
 
-@torch.no_grad()
 def multistep_predictions(net: nn.Module, x: torch.Tensor, tau: int,
                           n_train: int) -> torch.Tensor:
     """Observe x[:n_train], then predict x[n_train:] feeding the model its own
@@ -163,18 +191,14 @@ def multistep_predictions(net: nn.Module, x: torch.Tensor, tau: int,
     ``tau`` steps are all predictions. x: (T,). Returns (T - n_train,): entry i predicts
     x[n_train + i].
     """
-    _check_tau(x, tau)
-    if not tau <= n_train < len(x):
-        raise ValueError(f"n_train must satisfy tau <= n_train < len(x), "
-                         f"got n_train={n_train}, tau={tau}, len(x)={len(x)}")
-    net.eval()
+    _check_n_train(x, tau, n_train)
     sequence = x.clone()  # sequence[:n_train] stays observed, the rest is overwritten
-    for t in range(n_train, len(x)):
-        sequence[t] = net(sequence[t - tau:t].reshape(1, tau)).reshape(())
+    with evaluating(net):
+        for t in range(n_train, len(x)):
+            sequence[t] = net(sequence[t - tau:t].reshape(1, tau)).reshape(())
     return sequence[n_train:]
 
 
-@torch.no_grad()
 def k_step_predictions(net: nn.Module, x: torch.Tensor, tau: int,
                        k: int) -> torch.Tensor:
     """From every observed window x[i : i + tau], predict the next ``k`` values, each
@@ -183,18 +207,15 @@ def k_step_predictions(net: nn.Module, x: torch.Tensor, tau: int,
     x: (T,). Returns (T - tau - k + 1, k): entry [i, j] is the (j + 1)-step-ahead
     prediction of x[i + tau + j]; column 0 holds the one-step predictions.
     """
-    _check_tau(x, tau)
+    _check_k(x, tau, k)
     num_windows = len(x) - tau - k + 1
-    if k < 1 or num_windows < 1:
-        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got "
-                         f"k={k}")
-    net.eval()
     # columns[c][i] is the value at time i + c seen by window i: observed for c < tau,
     # predicted (c - tau + 1 steps ahead) for c >= tau.
     columns = [x[c:c + num_windows] for c in range(tau)]
-    for _ in range(k):
-        window = torch.stack(columns[-tau:], dim=1)  # (num_windows, tau)
-        columns.append(net(window).reshape(-1))      # (num_windows,)
+    with evaluating(net):
+        for _ in range(k):
+            window = torch.stack(columns[-tau:], dim=1)  # (num_windows, tau)
+            columns.append(net(window).reshape(-1))      # (num_windows,)
     return torch.stack(columns[tau:], dim=1)         # (num_windows, k)
 
 
@@ -203,8 +224,5 @@ def k_step_targets(x: torch.Tensor, tau: int, k: int) -> torch.Tensor:
 
     x: (T,). Returns (T - tau - k + 1, k) with entry [i, j] == x[i + tau + j].
     """
-    _check_tau(x, tau)
-    if not 1 <= k <= len(x) - tau:
-        raise ValueError(f"k must satisfy 1 <= k <= len(x) - tau = {len(x) - tau}, got "
-                         f"k={k}")
+    _check_k(x, tau, k)
     return x.unfold(0, k, 1)[tau:].clone()

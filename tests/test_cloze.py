@@ -221,3 +221,15 @@ def test_a_last_incomplete_round_of_updates_is_not_reported(time_machine):
     history = train_cloze(net, X, y, num_updates=60, batch_size=16, log_every=25)
     assert len(history["loss"]) == 2  # rounds of updates 1-25 and 26-50; 51-60 is incomplete
     assert history["examples_per_sec"] == pytest.approx(60 * 16 / history["seconds"])
+
+
+def test_arguments_of_the_wrong_type_are_type_errors_and_bad_values_value_errors():
+    with pytest.raises(TypeError, match="num_layers must be an integer"):
+        ClozeModel(28, 8, num_layers=1.0)
+    with pytest.raises(TypeError, match="stride must be an integer"):
+        make_cloze_data([1, 2, 3, 4, 5] * 4, 3, stride=True)  # a bool is no stride
+    X, y = torch.randint(1, 28, (10, 5)), torch.randint(1, 28, (10,))
+    with pytest.raises(ValueError, match="lr must be above 0"):
+        train_cloze(ClozeModel(28, 8), X, y, num_updates=1, lr=0.0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        evaluate_cloze(ClozeModel(28, 8), X, y, batch_size=0)

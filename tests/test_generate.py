@@ -140,11 +140,11 @@ def test_predict_restores_the_mode(trained_net):
     ({"prefix": "   ", "token": "word"}, ValueError),
     ({"prefix": 42}, TypeError),
     ({"num_preds": -1}, ValueError),
-    ({"num_preds": 2.5}, ValueError),
+    ({"num_preds": 2.5}, TypeError),  # a wrong type: TypeError (rnncourse.checks)
     ({"temperature": -0.1}, ValueError),
     ({"temperature": float("nan")}, ValueError),
     ({"top_k": 0}, ValueError),
-    ({"top_k": 1.5}, ValueError),
+    ({"top_k": 1.5}, TypeError),
     ({"token": "byte"}, ValueError),
 ])
 def test_bad_arguments_raise(trained_net, kwargs, error):

@@ -160,9 +160,9 @@ def test_bad_input_raises(chars):
         LaplaceLM(chars, 0)
     with pytest.raises(TypeError, match="must be an int"):
         LaplaceLM(chars, 2.0)
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match="ε1 must be at least 0"):
         LaplaceLM(chars, 2, -0.1)
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match="ε2 must be a finite number"):  # NaN
         LaplaceLM(chars, 2, (1.0, float("nan")))
     with pytest.raises(ValueError, match="needs 3 smoothing constants"):
         LaplaceLM(chars, 3, (1.0, 1.0))
@@ -197,7 +197,7 @@ def test_split_edge_cases():
     assert train_valid_test_split(data, 0.2, 0.5) == (data[:40], data[40:50], data[50:])
     assert train_valid_test_split(data, 0.0, 0.0) == (data, [], [])
     for fracs in [(1.0, 0.1), (0.1, -0.1), (0.1, 1.0)]:
-        with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        with pytest.raises(ValueError, match=r"_frac must be (in \[0, 1\)|at least 0)"):
             train_valid_test_split(data, *fracs)
     assert train_valid_test_split([7], 0.5, 0.5) == ([7], [], [])  # training data always remains
     with pytest.raises(ValueError, match="empty corpus"):
@@ -490,3 +490,25 @@ def test_new_models_bad_input_raises(chars):
         InterpolatedLM(chars[:100], 2, (0.25, 0.25, 0.25, 0.25))
     with pytest.raises(ValueError, match="outside the model's vocabulary"):
         KneserNeyLM(chars[:100], 2).perplexity("§")
+    with pytest.raises(TypeError, match="discount must be a number"):
+        KneserNeyLM(chars[:100], 2, "0.5")
+    with pytest.raises(TypeError, match="n must be an integer"):
+        KneserNeyLM(chars[:100], True)  # a bool is no order
+
+
+def test_tables_check_their_arguments_first(chars):
+    train, valid, test = chars[:300], chars[300:400], chars[400:500]
+    with pytest.raises(ValueError, match="eps_grid is empty"):
+        laplace_table(train, valid, test, eps_grid=[])
+    with pytest.raises(ValueError, match="ε2 must be at least 0"):
+        laplace_table(train, valid, test, eps_grid=[1.0, -1.0])
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        laplace_table(train, valid, test, orders=[1, 0])
+    with pytest.raises(ValueError, match="discounts is empty"):
+        kneser_ney_table(train, valid, test, discounts=[])
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        interpolated_table(train, valid, test, orders=[0])
+    with pytest.raises(ValueError, match="non-empty validation and test"):
+        laplace_table(train, [], test)
+    with pytest.raises(TypeError, match="min_rank must be an integer"):
+        zipf_exponent([3, 2, 1], min_rank=1.0)

@@ -110,3 +110,12 @@ def test_corpora_that_are_not_token_ids_are_refused():
         SeqDataLoader(torch.arange(100.0), 2, 5)  # was: silently truncated to long
     with pytest.raises(TypeError, match="vocab"):
         list(seq_data_iter_sequential(list("the time machine " * 10), 2, 5))
+
+
+def test_arguments_of_the_wrong_type_are_type_errors():
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        SeqDataLoader(list(range(100)), True, 5)  # a bool is no batch size
+    with pytest.raises(TypeError, match="num_steps must be an integer"):
+        list(seq_data_iter_random(list(range(100)), 2, 5.0))
+    with pytest.raises(TypeError, match="position 1.*vocab"):
+        SeqDataLoader([1, True, 3] * 40, 2, 5)  # a bool is no token index

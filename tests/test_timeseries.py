@@ -219,3 +219,38 @@ def test_k_step_rejects_bad_k(k):
 def test_multistep_rejects_bad_n_train(n_train):
     with pytest.raises(ValueError, match="n_train"):
         multistep_predictions(make_mlp(TAU), torch.zeros(1000), TAU, n_train)
+
+
+# --- the argument convention (rnncourse.checks) ----------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda: noisy_sine(T=True),            # a bool is no length
+    lambda: noisy_sine(T=10.0),
+    lambda: noisy_sine(noise="0.2"),
+    lambda: make_mlp(4.0),
+    lambda: lag_features(torch.arange(10.0), 2.0),
+    lambda: train_regressor(make_mlp(2), torch.zeros(4, 2), torch.zeros(4), epochs=1.0, lr=0.1),
+])
+def test_an_argument_of_the_wrong_type_is_a_type_error(call):
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_bad_values_are_value_errors_naming_the_argument():
+    with pytest.raises(ValueError, match="num_hiddens must be at least 1"):
+        make_mlp(4, num_hiddens=0)
+    with pytest.raises(ValueError, match="lr must be above 0"):
+        train_regressor(make_mlp(2), torch.zeros(4, 2), torch.zeros(4), epochs=1, lr=0.0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        train_regressor(make_mlp(2), torch.zeros(4, 2), torch.zeros(4), epochs=1, lr=0.1,
+                        batch_size=0)
+
+
+def test_predictions_run_in_eval_mode_without_gradients_and_restore_the_mode():
+    net, x = make_mlp(TAU), torch.linspace(0, 1, 50)
+    net.train()
+    for predictions in (one_step_predictions(net, x, TAU),
+                        multistep_predictions(net, x, TAU, 20),
+                        k_step_predictions(net, x, TAU, 3)):
+        assert not predictions.requires_grad
+    assert net.training
