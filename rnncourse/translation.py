@@ -90,8 +90,8 @@ def _check_tokenize_args(text: str, num_examples: int | None) -> None:
 
 def _pair_tokens(line: str, line_number: int) -> tuple[list[str], list[str]]:
     """The source and target tokens of one line of ``fra.txt``: its first two
-    tab-separated fields split on white space; an error that names the line when there is
-    no tab or a side is empty."""
+    tab-separated fields split on white space; an error that names the line when
+    there is no tab or a side is empty."""
     fields = line.split("\t")
     if len(fields) < 2:
         raise ValueError(f"line {line_number} has no tab between source and "
@@ -314,7 +314,8 @@ def load_split_nmt(num_test: int = 1000, valid_fraction: float = 0.05,
     with _gc_paused():
         source, target = tokenize_nmt(preprocess_nmt(read_data_nmt()))
         return split_nmt(source, target, num_test=num_test,
-                         valid_fraction=valid_fraction, max_tokens=max_tokens, seed=seed)
+                         valid_fraction=valid_fraction, max_tokens=max_tokens,
+                         seed=seed)
 
 
 def _check_pairs(pairs, what: str) -> list:
