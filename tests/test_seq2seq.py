@@ -161,9 +161,12 @@ def test_teacher_forcing_inputs_shift_the_target_right(vocabs, pairs):
 
 def test_bad_model_arguments_and_inputs(vocabs):
     src_vocab, _ = vocabs
-    for kwargs in ({"vocab_size": 0}, {"num_layers": 0}, {"dropout": 1.0}, {"embed_size": 2.5}):
+    # a wrong value is a ValueError, a wrong type (embed_size=2.5) a TypeError (the
+    # convention of rnncourse.checks; it was a ValueError before issue 15)
+    for kwargs, error in (({"vocab_size": 0}, ValueError), ({"num_layers": 0}, ValueError),
+                          ({"dropout": 1.0}, ValueError), ({"embed_size": 2.5}, TypeError)):
         args = {"vocab_size": 10, "embed_size": 4, "num_hiddens": 4, "num_layers": 1, **kwargs}
-        with pytest.raises(ValueError):
+        with pytest.raises(error, match=next(iter(kwargs))):
             Seq2SeqEncoder(**args)
     encoder = Seq2SeqEncoder(len(src_vocab), 4, 4, 1)
     with pytest.raises(TypeError, match="LongTensor"):
