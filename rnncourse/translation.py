@@ -339,13 +339,18 @@ def _check_pairs(pairs, what: str) -> list:
     return pairs
 
 
+def _check_vocabs_args(train_pairs, min_freq: int) -> list:
+    """``train_pairs`` as a list."""
+    check_int("min_freq", min_freq, minimum=0)
+    return _check_pairs(train_pairs, "nmt_vocabs")
+
+
 def nmt_vocabs(train_pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
                min_freq: int = 2) -> tuple[Vocab, Vocab]:
     """(src_vocab, tgt_vocab) of the training pairs: tokens seen at least ``min_freq``
     times, after ``<unk>`` (index 0) and the reserved ``<pad>``, ``<bos>``,
     ``<eos>``."""
-    train_pairs = _check_pairs(train_pairs, "nmt_vocabs")
-    check_int("min_freq", min_freq, minimum=0)
+    train_pairs = _check_vocabs_args(train_pairs, min_freq)
     src_vocab = Vocab([src for src, _ in train_pairs], min_freq=min_freq,
                       reserved_tokens=RESERVED_TOKENS)
     tgt_vocab = Vocab([tgt for _, tgt in train_pairs], min_freq=min_freq,
