@@ -159,8 +159,9 @@ def _check_valid_len(valid_len: torch.Tensor, batch_size: int, num_steps: int,
                                      valid_len.sum())).tolist()
                         if valid_len.numel() else (minimum, minimum, 0))
     if low < minimum or high > num_steps:
-        raise ValueError(f"valid lengths must lie in [{minimum}, "
-                         f"num_steps={num_steps}], got min {low}, max {high}")
+        why = ": every sentence has at least its <eos>" if minimum == 1 else ""
+        raise ValueError(f"valid lengths must lie in [{minimum}, num_steps={num_steps}]"
+                         f"{why}; got min {low}, max {high}")
     if need_a_token and total == 0:
         raise ValueError("valid_len is all zeros: there is no real token to compute a "
                          "loss on")
