@@ -80,8 +80,9 @@ def _check_net(net: nn.Module, tgt_vocab: Vocab, num_steps: int) -> None:
 
 
 def _check_source_ids(net: nn.Module, src_tokens: Sequence[int]) -> list[int]:
-    """The source ids as a list, checked on the host: the only check of the token ids
-    of a search (the decoder's per-step calls check nothing)."""
+    """The source ids as a list, checked on the host before any tensor is built (the
+    encoder checks its input once more, once per search; the decoder's per-step calls
+    check nothing)."""
     if isinstance(src_tokens, torch.Tensor):
         src_tokens = src_tokens.tolist()
     if isinstance(src_tokens, str) or not isinstance(src_tokens, Sequence):
