@@ -28,15 +28,18 @@ import math
 import torch
 from torch import nn
 
+from .checks import check_positive_int, check_probability, check_type
+
 __all__ = ["masked_softmax", "DotProductAttention", "AdditiveAttention"]
 
 
 def _check_qkv(queries: torch.Tensor, keys: torch.Tensor,
                values: torch.Tensor) -> None:
     for name, x in (("queries", queries), ("keys", keys), ("values", values)):
-        if not isinstance(x, torch.Tensor) or x.dim() != 3:
-            got = (tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__)
-            raise ValueError(f"{name} must be a 3-d tensor (batch, n, d), got {got}")
+        check_type(name, x, torch.Tensor)
+        if x.dim() != 3:
+            raise ValueError(f"{name} must be a 3-d tensor (batch, n, d), got "
+                             f"{tuple(x.shape)}")
     if not queries.shape[0] == keys.shape[0] == values.shape[0]:
         raise ValueError("queries, keys and values must have the same batch size, got "
                          f"{queries.shape[0]}, {keys.shape[0]}, {values.shape[0]}")
@@ -45,13 +48,42 @@ def _check_qkv(queries: torch.Tensor, keys: torch.Tensor,
                          f"{keys.shape[1]} keys but {values.shape[1]} values")
 
 
+def _check_dot_product_args(queries: torch.Tensor, keys: torch.Tensor,
+                            values: torch.Tensor) -> None:
+    _check_qkv(queries, keys, values)
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError("queries and keys must have the same size d, got "
+                         f"{queries.shape[-1]} and {keys.shape[-1]}")
+
+
+def _check_additive_args(queries: torch.Tensor, keys: torch.Tensor,
+                         values: torch.Tensor, key_size: int) -> None:
+    _check_qkv(queries, keys, values)
+    if keys.shape[-1] != key_size:
+        raise ValueError(f"keys must have size key_size={key_size}, got "
+                         f"{keys.shape[-1]}")
+
+
+def _check_queries(queries: torch.Tensor, query_size: int) -> None:
+    if queries.dim() != 3 or queries.shape[-1] != query_size:
+        raise ValueError(f"queries must have shape (batch, queries, query_size="
+                         f"{query_size}), got {tuple(queries.shape)}")
+
+
+def _check_sizes(key_size: int, query_size: int, num_hiddens: int,
+                 dropout: float) -> None:
+    check_positive_int("key_size", key_size)
+    check_positive_int("query_size", query_size)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_probability("dropout", dropout)
+
+
 def _check_valid_lens(scores: torch.Tensor,
                       valid_lens: torch.Tensor | None) -> torch.Tensor | None:
-    if not isinstance(scores, torch.Tensor) or scores.dim() != 3:
-        got = (tuple(scores.shape) if isinstance(scores, torch.Tensor)
-               else type(scores).__name__)
+    check_type("scores", scores, torch.Tensor)
+    if scores.dim() != 3:
         raise ValueError("scores must be a 3-d tensor (batch, queries, keys), "
-                         f"got {got}")
+                         f"got {tuple(scores.shape)}")
     if not scores.is_floating_point():
         raise ValueError(f"scores must be floating point, got {scores.dtype}")
     if valid_lens is None:
@@ -96,22 +128,17 @@ class DotProductAttention(nn.Module):
 
     def __init__(self, dropout: float = 0.0) -> None:
         super().__init__()
-        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-                or not 0 <= dropout < 1):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        check_probability("dropout", dropout)
         self.dropout = nn.Dropout(dropout)
         self.attention_weights: torch.Tensor | None = None
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 valid_lens: torch.Tensor | None = None) -> torch.Tensor:
-        _check_qkv(queries, keys, values)
-        if queries.shape[-1] != keys.shape[-1]:
-            raise ValueError("queries and keys must have the same size d, got "
-                             f"{queries.shape[-1]} and {keys.shape[-1]}")
-        d = queries.shape[-1]
+        _check_dot_product_args(queries, keys, values)
+        d = queries.shape[-1]  # the size of a query and of a key
         scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)  # (B, Q, K)
         weights = masked_softmax(scores, valid_lens)  # (B, Q, K)
-        self.attention_weights = weights.detach()
+        self.attention_weights = weights.detach()  # (B, Q, K), kept for plots
         return torch.bmm(self.dropout(weights), values)  # (B, Q, d_v)
 
 
@@ -127,13 +154,7 @@ class AdditiveAttention(nn.Module):
     def __init__(self, key_size: int, query_size: int, num_hiddens: int,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        for name, value in (("key_size", key_size), ("query_size", query_size),
-                            ("num_hiddens", num_hiddens)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-                or not 0 <= dropout < 1):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        _check_sizes(key_size, query_size, num_hiddens, dropout)
         self.key_size, self.query_size = key_size, query_size
         self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
         self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
@@ -143,10 +164,7 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 valid_lens: torch.Tensor | None = None) -> torch.Tensor:
-        _check_qkv(queries, keys, values)
-        if keys.shape[-1] != self.key_size:
-            raise ValueError(f"keys must have size key_size={self.key_size}, got "
-                             f"{keys.shape[-1]}")
+        _check_additive_args(queries, keys, values, self.key_size)
         return self.attend(queries, self.project_keys(keys), values, valid_lens)
 
     def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
@@ -157,12 +175,10 @@ class AdditiveAttention(nn.Module):
                values: torch.Tensor,
                valid_lens: torch.Tensor | None = None) -> torch.Tensor:
         """Attention with keys already projected by ``project_keys``."""
-        if queries.dim() != 3 or queries.shape[-1] != self.query_size:
-            raise ValueError(f"queries must have shape (batch, queries, query_size="
-                             f"{self.query_size}), got {tuple(queries.shape)}")
+        _check_queries(queries, self.query_size)
         q = self.W_q(queries)  # (B, Q, h)
         features = torch.tanh(q.unsqueeze(2) + projected_keys.unsqueeze(1))  # (B,Q,K,h)
         scores = self.w_v(features).squeeze(-1)  # (B, Q, K)
         weights = masked_softmax(scores, valid_lens)  # (B, Q, K)
-        self.attention_weights = weights.detach()
+        self.attention_weights = weights.detach()  # (B, Q, K), kept for plots
         return torch.bmm(self.dropout(weights), values)  # (B, Q, d_v)

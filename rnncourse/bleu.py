@@ -19,21 +19,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .checks import check_positive_int, check_type
+
 __all__ = ["bleu", "ngram_counts", "corpus_bleu", "corpus_bleu_details", "BLEUDetails",
            "sacrebleu_streams"]
 
 
-def _check_order(k, name: str) -> None:
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"{name} must be an int, got {type(k).__name__}")
-    if k < 1:
-        raise ValueError(f"{name} must be at least 1, got {k}")
-
-
-def _check_str(value, what: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str of space-separated tokens, got "
-                        f"{type(value).__name__}")
+def _check_bleu_args(pred_seq: str, label_seq: str, k: int) -> None:
+    check_type("pred_seq", pred_seq, str)
+    check_type("label_seq", label_seq, str)
+    check_positive_int("k", k)
+    if not label_seq.split():
+        raise ValueError("label_seq is empty: the notes' BLEU needs a label of at "
+                         "least one token")
 
 
 def ngram_counts(tokens: Sequence[str], n: int) -> collections.Counter:
@@ -61,15 +59,10 @@ def bleu(pred_seq: str, label_seq: str, k: int = 2) -> float:
 
     The label must not be empty.
     """
-    _check_str(pred_seq, "pred_seq")
-    _check_str(label_seq, "label_seq")
-    _check_order(k, "k")
+    _check_bleu_args(pred_seq, label_seq, k)
     pred_tokens, label_tokens = pred_seq.split(), label_seq.split()
     len_pred, len_label = len(pred_tokens), len(label_tokens)
-    if len_label == 0:
-        raise ValueError("label_seq is empty: the notes' BLEU needs a label of at "
-                         "least one token")
-    if len_pred == 0:
+    if len_pred == 0:  # the brevity factor tends to 0 as len_pred -> 0
         return 0.0
     score = math.exp(min(0.0, 1 - len_label / len_pred))
     for n in range(1, min(k, len_pred) + 1):
@@ -103,7 +96,8 @@ def _closest_length(hyp_len: int, ref_lens: list[int]) -> int:
     return min(ref_lens, key=lambda ref_len: (abs(ref_len - hyp_len), ref_len))
 
 
-def _check_corpus(hypotheses, references) -> None:
+def _check_corpus(hypotheses, references, max_n: int) -> None:
+    check_positive_int("max_n", max_n)
     if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence):
         raise TypeError("hypotheses must be a list of strings, one per sentence")
     if isinstance(references, str) or not isinstance(references, Sequence):
@@ -117,7 +111,7 @@ def _check_corpus(hypotheses, references) -> None:
             "references[i] must be the list of references of hypothesis i (sacrebleu's "
             "layout, streams of references, is the transpose; see sacrebleu_streams)")
     for i, (hyp, refs) in enumerate(zip(hypotheses, references)):
-        _check_str(hyp, f"hypotheses[{i}]")
+        check_type(f"hypotheses[{i}]", hyp, str)
         if isinstance(refs, str) or not isinstance(refs, Sequence):
             raise TypeError(f"references[{i}] must be a list of reference strings, got "
                             f"{type(refs).__name__}")
@@ -129,14 +123,13 @@ def _check_corpus(hypotheses, references) -> None:
                 raise TypeError(f"references[{i}][{j}] is None: leave a missing "
                                 "reference out of the list (an empty string would "
                                 "count as a reference of length 0)")
-            _check_str(ref, f"references[{i}][{j}]")
+            check_type(f"references[{i}][{j}]", ref, str)
 
 
 def corpus_bleu_details(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                         max_n: int = 4) -> BLEUDetails:
     """Corpus BLEU with its parts; see ``corpus_bleu``."""
-    _check_order(max_n, "max_n")
-    _check_corpus(hypotheses, references)
+    _check_corpus(hypotheses, references, max_n)
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for hyp, refs in zip(hypotheses, references):

@@ -20,14 +20,15 @@ Searches run in eval mode (no dropout) without gradients; the net's mode is rest
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from .checks import check_int, check_number, check_positive_int, check_type
 from .text import Vocab
+from .utils import device_of, evaluating
 
 __all__ = [
     "candidate_score",
@@ -61,18 +62,9 @@ def candidate_score(log_prob_sum: float, length: int, alpha: float = 0.75) -> fl
     return log_prob_sum / length ** alpha
 
 
-def _check_alpha(alpha: float) -> None:
-    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
-            or not math.isfinite(alpha) or alpha < 0):
-        raise ValueError("alpha must be a finite number >= 0 (0: rank by total "
-                         f"log-probability), got {alpha!r}")
-
-
-def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
-                       num_steps: int) -> list[int]:
-    if not isinstance(tgt_vocab, Vocab):
-        raise TypeError("tgt_vocab must be an rnncourse.text.Vocab, got "
-                        f"{type(tgt_vocab).__name__}")
+def _check_net(net: nn.Module, tgt_vocab: Vocab, num_steps: int) -> None:
+    """What every search needs of the net, the target vocabulary and ``num_steps``."""
+    check_type("tgt_vocab", tgt_vocab, Vocab)
     for token in ("<bos>", "<eos>"):
         if token not in tgt_vocab:
             raise ValueError(f"the target vocabulary has no {token!r} token: decoding "
@@ -80,9 +72,17 @@ def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voc
     if not all(hasattr(net, part) for part in ("encoder", "decoder")):
         raise TypeError("net must be an encoder–decoder "
                         f"(rnncourse.seq2seq.EncoderDecoder), got {type(net).__name__}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError("num_steps (the longest output, in tokens) must be a positive "
-                         f"integer, got {num_steps!r}")
+    check_positive_int("num_steps (the longest output, in tokens)", num_steps)
+    decoder_vocab = getattr(net.decoder, "vocab_size", None)
+    if decoder_vocab is not None and decoder_vocab != len(tgt_vocab):
+        raise ValueError(f"the decoder predicts {decoder_vocab} tokens but tgt_vocab "
+                         f"has {len(tgt_vocab)}")
+
+
+def _check_source_ids(net: nn.Module, src_tokens: Sequence[int]) -> list[int]:
+    """The source ids as a list, checked on the host before any tensor is built (the
+    encoder checks its input once more, once per search; the decoder's per-step calls
+    check nothing)."""
     if isinstance(src_tokens, torch.Tensor):
         src_tokens = src_tokens.tolist()
     if isinstance(src_tokens, str) or not isinstance(src_tokens, Sequence):
@@ -92,38 +92,45 @@ def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voc
     if not src:
         raise ValueError("the source is empty: pass at least one token id (a "
                          "sentence's ids end in <eos>)")
-    if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in src):
-        raise ValueError("src_tokens must be non-negative integer token ids, got "
-                         f"{src_tokens!r}")
+    for token_id in src:
+        check_int("a source token id", token_id, minimum=0)
     encoder_vocab = getattr(net.encoder, "vocab_size", None)
     if encoder_vocab is not None and max(src) >= encoder_vocab:
         raise ValueError(f"source token id {max(src)} is outside the encoder's "
                          f"vocabulary of {encoder_vocab}")
-    decoder_vocab = getattr(net.decoder, "vocab_size", None)
-    if decoder_vocab is not None and decoder_vocab != len(tgt_vocab):
-        raise ValueError(f"the decoder predicts {decoder_vocab} tokens but tgt_vocab "
-                         f"has {len(tgt_vocab)}")
     return src
 
 
+_NOT_TAKEN = object()  # the search has no such argument
+
+
+def _check_search_args(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
+                       num_steps: int, *, alpha: float = _NOT_TAKEN,
+                       beam_size: int = _NOT_TAKEN) -> list[int]:
+    """One search's arguments (``alpha`` and ``beam_size`` where it takes them), checked
+    at its entry, once; the source ids as a list."""
+    _check_net(net, tgt_vocab, num_steps)
+    if alpha is not _NOT_TAKEN:
+        check_number("alpha", alpha, minimum=0)  # 0: rank by the total log p
+    if beam_size is not _NOT_TAKEN:
+        check_positive_int("beam_size", beam_size)  # 1 is greedy search
+    return _check_source_ids(net, src_tokens)
+
+
+def _check_corpus_args(beam_size: int, alphas: Sequence[float]) -> None:
+    """The choice between greedy and beam search, checked before anything is
+    translated (the searches check the rest)."""
+    check_positive_int("beam_size", beam_size)
+    for alpha in alphas:
+        check_number("alpha", alpha, minimum=0)
+
+
 def _device(net: nn.Module, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        net.to(device)
-        return torch.device(device)
-    for p in net.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-@contextlib.contextmanager
-def _eval_mode(net: nn.Module) -> Iterator[None]:
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        net.train(was_training)
+    """Where the search runs: ``device`` (the net is moved there), else the net's."""
+    if device is None:
+        return device_of(net)
+    net.to(device)
+    return torch.device(device)
 
 
 def _encode(net: nn.Module, src: list[int], device: torch.device):
@@ -158,13 +165,12 @@ def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     Returns ``(tokens, score)``: the output tokens (without ``<eos>``) and the notes'
     score ``(1 / L**alpha) * sum log p`` of the output, L counting the ``<eos>``.
     """
-    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
-    _check_alpha(alpha)
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps, alpha=alpha)
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     ids: list[int] = []
     log_prob_sum = 0.0
-    with _eval_mode(net):
+    with evaluating(net):  # no dropout, no gradients
         state = _encode(net, src, device)
         last = torch.tensor([tgt_vocab["<bos>"]], device=device)
         for _ in range(num_steps):
@@ -180,12 +186,6 @@ def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
 
 # -------------------------------------------------------------------------- beam search
 
-def _check_beam_size(beam_size: int) -> None:
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError("beam_size must be an integer >= 1 (1 is greedy search), got "
-                         f"{beam_size!r}")
-
-
 def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
                     num_steps: int, beam_size: int,
                     device: str | torch.device | None = None
@@ -200,12 +200,11 @@ def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     alpha: only the final choice among the candidates does (``beam_search``), so one
     search serves every alpha.
     """
-    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
-    _check_beam_size(beam_size)
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps, beam_size=beam_size)
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     finished: list[tuple[list[int], float, int]] = []
-    with _eval_mode(net):
+    with evaluating(net):  # no dropout, no gradients
         state = _encode(net, src, device)
         live_ids: list[list[int]] = [[]]
         # (n,) total log p of each hypothesis
@@ -243,7 +242,7 @@ def beam_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     """Beam search (``beam_candidates``) with the candidates ranked by the notes' score
     ``(1 / L**alpha) * sum log p``: a list of ``(tokens, score)``, best first (at most
     ``beam_size * num_steps`` of them). ``beam_size=1`` is greedy search."""
-    _check_alpha(alpha)
+    check_number("alpha", alpha, minimum=0)  # beam_candidates checks the others
     candidates = beam_candidates(net, src_tokens, tgt_vocab, num_steps, beam_size,
                                  device)
     scored = [(_tokens(ids, tgt_vocab), candidate_score(total, length, alpha))
@@ -274,8 +273,7 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
     them) and return the best ``(tokens, score)``. Refuses with ``ValueError`` when
     there are more than ``max_candidates`` (a million by default): the count grows as
     V**num_steps."""
-    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps)
-    _check_alpha(alpha)
+    src = _check_search_args(net, src_tokens, tgt_vocab, num_steps, alpha=alpha)
     vocab_size = len(tgt_vocab)
     count = count_candidates(vocab_size, num_steps)
     if count > max_candidates:
@@ -285,7 +283,7 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     best_ids, best_score = None, -math.inf
-    with _eval_mode(net):
+    with evaluating(net):
         state = _encode(net, src, device)
         # every live prefix (none has ended): rows of one batch, with their total log p
         prefixes = torch.empty((1, 0), dtype=torch.long, device=device)  # (n, t)
@@ -332,13 +330,10 @@ def source_ids(src_sentence: str | Sequence[str], src_vocab: Vocab,
     training (``build_array_nmt``). A token list is taken as already tokenized."""
     from .translation import preprocess_nmt
 
-    if not isinstance(src_vocab, Vocab):
-        raise TypeError("src_vocab must be an rnncourse.text.Vocab, got "
-                        f"{type(src_vocab).__name__}")
+    check_type("src_vocab", src_vocab, Vocab)
     if "<eos>" not in src_vocab:
         raise ValueError("the source vocabulary has no '<eos>' token")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    check_positive_int("num_steps", num_steps)
     if isinstance(src_sentence, str):
         words = preprocess_nmt(src_sentence).split()
     elif (isinstance(src_sentence, Sequence)
@@ -361,8 +356,7 @@ def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab: Vocab,
     greedy search (``beam_size=1``) or the best candidate of ``beam_search``; the output
     tokens joined by spaces (``<eos>`` left out). An empty sentence raises
     ``ValueError``."""
-    _check_beam_size(beam_size)
-    _check_alpha(alpha)
+    _check_corpus_args(beam_size, [alpha])
     src = source_ids(src_sentence, src_vocab, num_steps)
     if beam_size == 1:
         tokens, _ = greedy_search(net, src, tgt_vocab, num_steps, device, alpha=alpha)
@@ -383,14 +377,15 @@ def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vo
     minibatch changes nothing."""
     if not sources:
         return []
-    srcs = [_check_search_args(net, src, tgt_vocab, num_steps) for src in sources]
+    _check_net(net, tgt_vocab, num_steps)
+    srcs = [_check_source_ids(net, src) for src in sources]
     device = _device(net, device)
     eos = tgt_vocab["<eos>"]
     longest = max(len(src) for src in srcs)
     # (B, S), 0-padded
     X = torch.tensor([src + [0] * (longest - len(src)) for src in srcs], device=device)
     valid_len = torch.tensor([len(src) for src in srcs], device=device)
-    with _eval_mode(net):
+    with evaluating(net):
         state = net.decoder.init_state(net.encoder(X, valid_len), valid_len)
         last = torch.full((len(srcs),), tgt_vocab["<bos>"], device=device)
         outputs = []
@@ -423,8 +418,7 @@ def translate_corpus(net: nn.Module, sources: Sequence[str | Sequence[str]],
     ``NMTSplit.test[i][0]``): greedy search in minibatches of ``batch_size`` sentences
     for ``beam_size=1``, else the best candidate of ``beam_search`` sentence by
     sentence. Outputs are space-joined tokens."""
-    _check_beam_size(beam_size)
-    _check_alpha(alpha)
+    _check_corpus_args(beam_size, [alpha])
     ids = _source_list(sources, src_vocab, num_steps)
     if beam_size == 1:
         out: list[str] = []
@@ -446,9 +440,7 @@ def translate_corpus_alphas(net: nn.Module, sources: Sequence[str | Sequence[str
     source (the search does not depend on alpha, only the final choice does):
     ``{alpha: [translation, ...]}``, each list equal to
     ``translate_corpus(..., alpha=alpha)``."""
-    _check_beam_size(beam_size)
-    for alpha in alphas:
-        _check_alpha(alpha)
+    _check_corpus_args(beam_size, alphas)
     out: dict[float, list[str]] = {alpha: [] for alpha in alphas}
     for src in _source_list(sources, src_vocab, num_steps):
         candidates = beam_candidates(net, src, tgt_vocab, num_steps, beam_size, device)
@@ -500,7 +492,7 @@ def greedy_alignment(net: nn.Module, src_sentence: str | Sequence[str],
     ids = tgt_vocab[tokens] if tokens else []
     if len(ids) < num_steps:
         ids = ids + [tgt_vocab["<eos>"]]  # greedy stopped at its <eos>
-    with _eval_mode(net):
+    with evaluating(net):
         state = _encode(net, src, device)
         dec_X = torch.tensor([[tgt_vocab["<bos>"]] + ids[:-1]], device=device)  # (1, L)
         net.decoder(dec_X, state)

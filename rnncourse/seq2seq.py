@@ -43,7 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import AdditiveAttention
+from .checks import check_positive_int, check_probability, check_type
 from .text import Vocab
+from .utils import device_of, evaluating
 
 __all__ = [
     "Encoder",
@@ -106,49 +108,92 @@ class EncoderDecoder(nn.Module):
 
     def forward(self, enc_X: torch.Tensor, dec_X: torch.Tensor,
                 *args: Any) -> tuple[torch.Tensor, State]:
+        # e.g. (outputs (S, B, H), state (L, B, H)) for Seq2SeqEncoder
         enc_outputs = self.encoder(enc_X, *args)
+        # the decoder's first state, e.g. (hidden (L, B, H), context (B, H))
         state = self.decoder.init_state(enc_outputs, *args)
-        return self.decoder(dec_X, state)
+        return self.decoder(dec_X, state)  # (logits (B, T, V), state)
 
 
 # ---------------------------------------------------------- the GRU encoder and decoder
 
 def _check_sizes(vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
                  dropout: float) -> None:
-    for name, value in (("vocab_size", vocab_size), ("embed_size", embed_size),
-                        ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1):
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("embed_size", embed_size)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_positive_int("num_layers", num_layers)
+    check_probability("dropout", dropout)
 
+
+# Token ids are checked once where a minibatch enters (the encoder's forward for the
+# source, seq2seq_batch_loss for the target; the searches of rnncourse.decoding check
+# their source ids on the host), never in the decoder's forward: the searches call it at
+# every step, and a range check there would read a value back from the device each time.
 
 def _check_tokens(X: torch.Tensor, vocab_size: int, what: str) -> None:
-    if not isinstance(X, torch.Tensor) or X.dim() != 2 or X.dtype != torch.long:
-        got = (f"{X.dtype} of shape {tuple(X.shape)}" if isinstance(X, torch.Tensor)
-               else type(X).__name__)
+    """``X`` is a (batch, num_steps) LongTensor of ids in [0, vocab_size) (one read back
+    from the device)."""
+    check_type(what, X, torch.Tensor)
+    if X.dim() != 2 or X.dtype != torch.long:
         raise TypeError(f"{what} must be a LongTensor of token ids (batch, num_steps), "
-                        f"got {got}")
-    if X.numel() and (int(X.min()) < 0 or int(X.max()) >= vocab_size):
-        raise ValueError(f"{what} holds token ids outside [0, {vocab_size}): min "
-                         f"{int(X.min())}, max {int(X.max())}; was the model built "
-                         "with this vocabulary?")
+                        f"got {X.dtype} of shape {tuple(X.shape)}")
+    if X.numel():
+        low, high = torch.stack((X.min(), X.max())).tolist()
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"{what} holds token ids outside [0, {vocab_size}): min "
+                             f"{low}, max {high}; was the model built with this "
+                             "vocabulary?")
 
 
-def _check_valid_len(valid_len: torch.Tensor, batch_size: int,
-                     num_steps: int) -> torch.Tensor:
-    if not isinstance(valid_len, torch.Tensor):
-        valid_len = torch.as_tensor(valid_len)
+def _check_valid_len(valid_len: torch.Tensor, batch_size: int, num_steps: int,
+                     minimum: int = 1, need_a_token: bool = False) -> torch.Tensor:
+    """``valid_len`` as a tensor, after checking its shape (batch,) and its values: in
+    [minimum, num_steps] (a source has at least its <eos>) and, with ``need_a_token``,
+    not all 0 (one read back from the device)."""
+    valid_len = torch.as_tensor(valid_len)
     if valid_len.shape != (batch_size,):
         raise ValueError(f"valid_len must have shape (batch,) = ({batch_size},), got "
                          f"{tuple(valid_len.shape)}")
-    if valid_len.numel() and (int(valid_len.min()) < 1
-                              or int(valid_len.max()) > num_steps):
-        raise ValueError(f"valid lengths must lie in [1, num_steps={num_steps}]: every "
-                         "sentence has at least its <eos>; got min "
-                         f"{int(valid_len.min())}, max {int(valid_len.max())}")
+    low, high, total = (torch.stack((valid_len.min(), valid_len.max(),
+                                     valid_len.sum())).tolist()
+                        if valid_len.numel() else (minimum, minimum, 0))
+    if low < minimum or high > num_steps:
+        why = ": every sentence has at least its <eos>" if minimum == 1 else ""
+        raise ValueError(f"valid lengths must lie in [{minimum}, num_steps={num_steps}]"
+                         f"{why}; got min {low}, max {high}")
+    if need_a_token and total == 0:
+        raise ValueError("valid_len is all zeros: there is no real token to compute a "
+                         "loss on")
     return valid_len
+
+
+def _check_source(X: torch.Tensor, valid_len: torch.Tensor | None,
+                  vocab_size: int) -> torch.Tensor | None:
+    """The encoder's input: token ids and (optional) valid lengths; returns
+    ``valid_len`` as a tensor."""
+    _check_tokens(X, vocab_size, "the source X")
+    if valid_len is None:
+        return None
+    return _check_valid_len(valid_len, *X.shape)
+
+
+def _check_target(batch: Sequence[torch.Tensor], decoder: nn.Module) -> None:
+    """The target Y (B, T) of a minibatch ``(X, X_valid_len, Y, Y_valid_len)``: ids the
+    decoder knows, lengths in [0, T] with at least one real token."""
+    _, _, Y, Y_valid_len = batch
+    vocab_size = getattr(decoder, "vocab_size", None)
+    if vocab_size is not None:
+        _check_tokens(Y, vocab_size, "the target Y")
+    _check_valid_len(Y_valid_len, *Y.shape, minimum=0, need_a_token=True)
+
+
+def _check_enc_state(enc_state: torch.Tensor, num_layers: int,
+                     num_hiddens: int) -> None:
+    if enc_state.shape[0] != num_layers or enc_state.shape[2] != num_hiddens:
+        raise ValueError(f"the encoder's state has shape {tuple(enc_state.shape)}: "
+                         f"the decoder needs (num_layers={num_layers}, batch, "
+                         f"num_hiddens={num_hiddens})")
 
 
 def _check_cutoffs(adaptive_cutoffs: Sequence[int] | None,
@@ -216,19 +261,19 @@ class Seq2SeqEncoder(Encoder):
 
     def forward(self, X: torch.Tensor, valid_len: torch.Tensor | None = None,
                 *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_tokens(X, self.vocab_size, "the source X")
-        batch_size, num_steps = X.shape
+        valid_len = _check_source(X, valid_len, self.vocab_size)
         emb = self.embedding(X.T)  # (S, B, embed_size), time-major like nn.GRU
         if valid_len is None:
-            outputs, state = self.rnn(emb)
+            outputs, state = self.rnn(emb)  # (S, B, H), (L, B, H): padding read too
             return outputs, state
-        valid_len = _check_valid_len(valid_len, batch_size, num_steps)
+        # (N, embed_size) packed: the N = sum(valid_len) real tokens only
         packed = nn.utils.rnn.pack_padded_sequence(emb, valid_len.cpu(),
                                                    enforce_sorted=False)
-        # state: after each sentence's last real token
+        # (N, H) packed, and state (L, B, H): after each sentence's last real token
         packed_outputs, state = self.rnn(packed)
+        # (S, B, H), zeros past each sentence's end
         outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs,
-                                                      total_length=num_steps)
+                                                      total_length=X.shape[1])
         return outputs, state
 
 
@@ -241,6 +286,10 @@ class Seq2SeqDecoder(Decoder, _OutputLayer):
     the same context as decoding the whole target at once. ``forward(X (B, T), state)``
     returns ``(logits (B, T, V), state)``. ``adaptive_cutoffs`` (optional, e.g.
     ``(2000, 6000)``): an adaptive softmax output layer (see ``_OutputLayer``).
+
+    ``X`` must hold ids in [0, V): the decoder does not check them, since the searches
+    call it at every step; the entry points that feed it (``seq2seq_batch_loss``, the
+    searches of ``rnncourse.decoding``) check them once.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int,
@@ -262,12 +311,8 @@ class Seq2SeqDecoder(Decoder, _OutputLayer):
     def init_state(self, enc_outputs: tuple[torch.Tensor, torch.Tensor],
                    *args: Any) -> State:
         _, enc_state = enc_outputs  # (L, B, H)
-        if (enc_state.shape[0] != self.num_layers
-                or enc_state.shape[2] != self.num_hiddens):
-            raise ValueError(f"the encoder's state has shape {tuple(enc_state.shape)}: "
-                             f"the decoder needs (num_layers={self.num_layers}, batch, "
-                             f"num_hiddens={self.num_hiddens})")
-        # (hidden, context): the context is the top layer's final state
+        _check_enc_state(enc_state, self.num_layers, self.num_hiddens)
+        # (hidden (L, B, H), context (B, H)): the context is the top layer's final state
         return enc_state, enc_state[-1]
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -277,14 +322,13 @@ class Seq2SeqDecoder(Decoder, _OutputLayer):
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The top layer's outputs (B, T, H) before the output layer ``dense``, and the
         state."""
-        _check_tokens(X, self.vocab_size, "the decoder input X")
-        hidden, context = state
+        hidden, context = state  # (L, B, H), (B, H)
         emb = self.embedding(X.T)  # (T, B, embed_size)
         # (T, B, H)
         context_every_step = context.unsqueeze(0).expand(emb.shape[0], -1, -1)
-        # (T, B, H)
+        # outputs (T, B, H), hidden (L, B, H)
         outputs, hidden = self.rnn(torch.cat((emb, context_every_step), dim=2), hidden)
-        return outputs.transpose(0, 1), (hidden, context)
+        return outputs.transpose(0, 1), (hidden, context)  # (B, T, H), state
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
         hidden, context = state
@@ -340,7 +384,6 @@ class Seq2SeqAttentionDecoder(Decoder, _OutputLayer):
     def features(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The top layer's outputs (B, T, H) before the output layer ``dense``, and the
         state."""
-        _check_tokens(X, self.vocab_size, "the decoder input X")
         enc_outputs, hidden, enc_valid_len = state  # (B, S, H), (L, B, H), (B,)
         keys = self.attention.project_keys(enc_outputs)  # (B, S, H): once for all steps
         emb = self.dropout(self.embedding(X.T))  # (T, B, embed_size)
@@ -351,7 +394,8 @@ class Seq2SeqAttentionDecoder(Decoder, _OutputLayer):
             context = self.attention.attend(query, keys, enc_outputs, enc_valid_len)
             weights.append(self.attention.attention_weights)  # (B, 1, S)
             x_and_context = torch.cat((x, context.squeeze(1)), dim=1)  # (B, E + H)
-            out, hidden = self.rnn(x_and_context.unsqueeze(0), hidden)  # (1, B, H)
+            # out (1, B, H), hidden (L, B, H)
+            out, hidden = self.rnn(x_and_context.unsqueeze(0), hidden)
             outputs.append(out)
         self.attention_weights = torch.cat(weights, dim=1)  # (B, T, S)
         return (torch.cat(outputs, dim=0).transpose(0, 1),  # (B, T, H)
@@ -404,27 +448,21 @@ def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor,
     return torch.where(keep, X, torch.as_tensor(value, dtype=X.dtype, device=X.device))
 
 
-def _check_loss_args(pred: torch.Tensor, label: torch.Tensor,
-                     valid_len: torch.Tensor) -> torch.Tensor:
-    if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
-        got = (tuple(pred.shape) if isinstance(pred, torch.Tensor)
-               else type(pred).__name__)
+def _check_loss_args(pred: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor,
+                     *, need_a_token: bool = False) -> torch.Tensor:
+    """``valid_len`` as a tensor on ``pred``'s device, after checking the shapes and the
+    lengths (in [0, num_steps]; with ``need_a_token``, not all 0)."""
+    check_type("pred", pred, torch.Tensor)
+    check_type("label", label, torch.Tensor)
+    if pred.dim() != 3:
         raise ValueError("pred must be logits of shape (batch, num_steps, vocab_size), "
-                         f"got {got}")
-    if not isinstance(label, torch.Tensor) or label.shape != pred.shape[:2]:
-        got = (tuple(label.shape) if isinstance(label, torch.Tensor)
-               else type(label).__name__)
+                         f"got {tuple(pred.shape)}")
+    if label.shape != pred.shape[:2]:
         raise ValueError("label must have shape (batch, num_steps) = "
-                         f"{tuple(pred.shape[:2])}, got {got}")
+                         f"{tuple(pred.shape[:2])}, got {tuple(label.shape)}")
     valid_len = torch.as_tensor(valid_len, device=pred.device)
-    if valid_len.shape != (pred.shape[0],):
-        raise ValueError(f"valid_len must have shape (batch,) = ({pred.shape[0]},), "
-                         f"got {tuple(valid_len.shape)}")
-    if valid_len.numel() and (int(valid_len.min()) < 0
-                              or int(valid_len.max()) > pred.shape[1]):
-        raise ValueError(f"valid lengths must lie in [0, num_steps={pred.shape[1]}], "
-                         f"got {valid_len.tolist()}")
-    return valid_len
+    return _check_valid_len(valid_len, *label.shape, minimum=0,
+                            need_a_token=need_a_token)
 
 
 class MaskedSoftmaxCELoss(nn.Module):
@@ -435,14 +473,11 @@ class MaskedSoftmaxCELoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor,
                 valid_len: torch.Tensor) -> torch.Tensor:
-        valid_len = _check_loss_args(pred, label, valid_len)
-        num_tokens = valid_len.sum()
-        if int(num_tokens) == 0:
-            raise ValueError("valid_len is all zeros: there is no real token to "
-                             "compute a loss on")
-        per_token = F.cross_entropy(pred.transpose(1, 2), label,
-                                    reduction="none")  # (B, T)
-        return sequence_mask(per_token, valid_len).sum() / num_tokens
+        valid_len = _check_loss_args(pred, label, valid_len, need_a_token=True)
+        num_tokens = valid_len.sum()  # () the real tokens of the minibatch
+        # (B, T): cross_entropy wants the classes on axis 1
+        per_token = F.cross_entropy(pred.transpose(1, 2), label, reduction="none")
+        return sequence_mask(per_token, valid_len).sum() / num_tokens  # ()
 
 
 def d2l_masked_loss(pred: torch.Tensor, label: torch.Tensor,
@@ -475,6 +510,7 @@ def seq2seq_batch_loss(net: EncoderDecoder, batch: Sequence[torch.Tensor], bos: 
     """One minibatch ``(X, X_valid_len, Y, Y_valid_len)``: the masked mean cross-entropy
     of the decoder's predictions under teacher forcing, and the number of real target
     tokens. ``loss_fn(logits, Y, Y_valid_len)`` (optional) replaces the masked mean."""
+    _check_target(batch, net.decoder)  # once per minibatch, before the copy
     X, X_valid_len, Y, Y_valid_len = (t.to(device, non_blocking=True) for t in batch)
     dec_X = teacher_forcing_inputs(Y, bos)
     num_tokens = int(Y_valid_len.sum())
@@ -501,9 +537,7 @@ def _maybe_dropout(decoder: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
 
 
 def _check_translator_vocab(net: nn.Module, tgt_vocab: Vocab) -> None:
-    if not isinstance(tgt_vocab, Vocab):
-        raise TypeError("tgt_vocab must be an rnncourse.text.Vocab, got "
-                        f"{type(tgt_vocab).__name__}")
+    check_type("tgt_vocab", tgt_vocab, Vocab)
     for token in ("<pad>", "<bos>", "<eos>"):
         if token not in tgt_vocab:
             raise ValueError(f"the target vocabulary has no {token!r}: build it with "
@@ -517,10 +551,8 @@ def _check_translator_vocab(net: nn.Module, tgt_vocab: Vocab) -> None:
                          "len(tgt_vocab)")
 
 
-def _net_device(net: nn.Module) -> torch.device:
-    for p in net.parameters():
-        return p.device
-    return torch.device("cpu")
+# train_seq2seq's name for utils.device_of (its call is engineer 1's to replace)
+_net_device = device_of
 
 
 def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
@@ -528,19 +560,14 @@ def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
     """Mean cross-entropy per real target token of ``net`` on ``data_iter`` (teacher
     forcing, eval mode, no gradients); the net's mode is restored afterwards."""
     _check_translator_vocab(net, tgt_vocab)
-    device = _net_device(net) if device is None else torch.device(device)
+    device = device_of(net) if device is None else torch.device(device)
     net.to(device)
-    was_training = net.training
-    net.eval()
     total, tokens = 0.0, 0
-    try:
-        with torch.no_grad():
-            for batch in data_iter:
-                loss, n = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], device)
-                total += float(loss) * n
-                tokens += n
-    finally:
-        net.train(was_training)
+    with evaluating(net):
+        for batch in data_iter:
+            loss, n = seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], device)
+            total += float(loss) * n
+            tokens += n
     if tokens == 0:
         raise ValueError("the data iterator yielded no minibatches: nothing to "
                          "evaluate")

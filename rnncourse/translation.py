@@ -24,6 +24,8 @@ references.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import random
 import re
 from collections.abc import Iterator, Sequence
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_int, check_positive_int, check_probability, check_type
 from .data import extract
 from .text import Vocab
 
@@ -75,17 +78,29 @@ def preprocess_nmt(text: str) -> str:
     inserted before ``,`` ``.`` ``!`` ``?`` when none precedes them (``"Go."`` ->
     ``"go ."``).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"preprocess_nmt expects a str, got {type(text).__name__}")
+    check_type("text", text, str)
     text = text.replace("\u202f", " ").replace("\xa0", " ").lower()
     return _SPACE_BEFORE_PUNCT.sub(r" \1", text)
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+def _check_tokenize_args(text: str, num_examples: int | None) -> None:
+    check_type("text", text, str)
+    check_positive_int("num_examples", num_examples, allow_none=True)
+
+
+def _pair_tokens(line: str, line_number: int) -> tuple[list[str], list[str]]:
+    """The source and target tokens of one line of ``fra.txt``: its first two
+    tab-separated fields split on white space; an error that names the line when
+    there is no tab or a side is empty."""
+    fields = line.split("\t")
+    if len(fields) < 2:
+        raise ValueError(f"line {line_number} has no tab between source and "
+                         f"target: {line[:60]!r}")
+    src, tgt = fields[0].split(), fields[1].split()
+    if not src or not tgt:
+        raise ValueError(f"line {line_number} has an empty source or target: "
+                         f"{line[:60]!r}")
+    return src, tgt
 
 
 def tokenize_nmt(text: str, num_examples: int | None = None
@@ -101,25 +116,15 @@ def tokenize_nmt(text: str, num_examples: int | None = None
     ``num_examples`` keeps the first ``num_examples`` pairs (``None``: all). d2l's loop
     (``if i > num_examples: break``) keeps one pair more; here 600 means 600.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"tokenize_nmt expects a str, got {type(text).__name__}")
-    if num_examples is not None:
-        _check_positive_int(num_examples, "num_examples")
+    _check_tokenize_args(text, num_examples)
     source: list[list[str]] = []
     target: list[list[str]] = []
     for line_number, line in enumerate(text.split("\n"), start=1):
         if num_examples is not None and len(source) == num_examples:
             break
-        if not line.strip():
+        if not line.strip():  # a blank line, e.g. after the file's final newline
             continue
-        fields = line.split("\t")
-        if len(fields) < 2:
-            raise ValueError(f"line {line_number} has no tab between source and "
-                             f"target: {line[:60]!r}")
-        src, tgt = fields[0].split(), fields[1].split()
-        if not src or not tgt:
-            raise ValueError(f"line {line_number} has an empty source or target: "
-                             f"{line[:60]!r}")
+        src, tgt = _pair_tokens(line, line_number)  # a line without a tab is an error
         source.append(src)
         target.append(tgt)
     return source, target
@@ -128,7 +133,7 @@ def tokenize_nmt(text: str, num_examples: int | None = None
 def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
     """``line`` cut to its first ``num_steps`` items, or padded with ``padding_token``
     to that length."""
-    _check_positive_int(num_steps, "num_steps")
+    check_positive_int("num_steps", num_steps)
     line = list(line)
     if len(line) > num_steps:
         return line[:num_steps]
@@ -136,13 +141,24 @@ def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
 
 
 def _check_vocab(vocab: Vocab, name: str = "vocab") -> None:
-    if not isinstance(vocab, Vocab):
-        raise TypeError(f"{name} must be a rnncourse.text.Vocab, got "
-                        f"{type(vocab).__name__}")
+    check_type(name, vocab, Vocab)
     missing = [tok for tok in RESERVED_TOKENS if tok not in vocab]
     if missing:
         raise ValueError(f"{name} lacks the reserved tokens {missing}; build it with "
                          f"reserved_tokens={list(RESERVED_TOKENS)} (see nmt_vocabs)")
+
+
+def _check_token_lists(lines: Sequence[Sequence[str]], what: str) -> None:
+    if isinstance(lines, str) or any(isinstance(line, str) for line in lines):
+        raise TypeError(f"{what} expects a list of token lists, e.g. [['go', '.']] "
+                        "(see tokenize_nmt), not strings")
+
+
+def _check_build_args(lines: Sequence[Sequence[str]], vocab: Vocab,
+                      num_steps: int) -> None:
+    _check_vocab(vocab)
+    check_positive_int("num_steps", num_steps)
+    _check_token_lists(lines, "build_array_nmt")
 
 
 def build_array_nmt(lines: Sequence[Sequence[str]], vocab: Vocab,
@@ -153,11 +169,7 @@ def build_array_nmt(lines: Sequence[Sequence[str]], vocab: Vocab,
     ``num_steps``; ``valid_len`` counts the non-padding tokens of each row. As in d2l, a
     line of ``num_steps`` tokens or more loses its ``<eos>`` to the truncation.
     """
-    _check_vocab(vocab)
-    _check_positive_int(num_steps, "num_steps")
-    if isinstance(lines, str) or any(isinstance(line, str) for line in lines):
-        raise TypeError("build_array_nmt expects a list of token lists, e.g. [['go', "
-                        "'.']], not strings")
+    _check_build_args(lines, vocab, num_steps)
     pad, eos, unk = vocab["<pad>"], vocab["<eos>"], vocab.unk
     # a plain dict lookup: this runs over a million tokens
     index = vocab.token_to_idx.get
@@ -228,20 +240,7 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]],
       sentences, drawn the same way and kept the same way.
     * **train**: every pair of the remaining sentences, in the order of the file.
     """
-    if len(source) != len(target):
-        raise ValueError(f"source and target differ in length: {len(source)} vs "
-                         f"{len(target)}")
-    if isinstance(num_test, bool) or not isinstance(num_test, int) or num_test < 0:
-        raise ValueError(f"num_test must be an int >= 0, got {num_test!r}")
-    if (isinstance(valid_fraction, bool) or not isinstance(valid_fraction, (int, float))
-            or not 0 <= valid_fraction < 1):
-        raise ValueError("valid_fraction must be a number in [0, 1), got "
-                         f"{valid_fraction!r}")
-    if max_tokens is not None:
-        _check_positive_int(max_tokens, "max_tokens")
-    if (any(isinstance(line, str) for line in source[:1])
-            or any(isinstance(line, str) for line in target[:1])):
-        raise TypeError("split_nmt expects token lists (see tokenize_nmt), not strings")
+    _check_split_args(source, target, num_test, valid_fraction, max_tokens)
     limit = max_tokens if max_tokens is not None else float("inf")
     # insertion order = order of the file
     groups: dict[tuple[str, ...], list[list[str]]] = {}
@@ -249,10 +248,7 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]],
         if len(src) <= limit and len(tgt) <= limit:
             groups.setdefault(tuple(src), []).append(list(tgt))
     keys = list(groups)
-    if num_test >= len(keys):
-        raise ValueError(f"num_test={num_test} leaves nothing to train on: only "
-                         f"{len(keys)} distinct English sentences have at most "
-                         f"{max_tokens} tokens a side")
+    _check_num_test(num_test, len(keys), max_tokens)
     rng = random.Random(seed)
     # a random permutation of the groups
     order = rng.sample(range(len(keys)), len(keys))
@@ -278,12 +274,48 @@ def split_nmt(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]],
                     test=with_references(test_ids))
 
 
+def _check_split_args(source: Sequence[Sequence[str]], target: Sequence[Sequence[str]],
+                      num_test: int, valid_fraction: float,
+                      max_tokens: int | None) -> None:
+    if len(source) != len(target):
+        raise ValueError(f"source and target differ in length: {len(source)} vs "
+                         f"{len(target)}")
+    check_int("num_test", num_test, minimum=0)
+    check_probability("valid_fraction", valid_fraction)
+    check_positive_int("max_tokens", max_tokens, allow_none=True)
+    _check_token_lists(source[:1], "split_nmt")
+    _check_token_lists(target[:1], "split_nmt")
+
+
+def _check_num_test(num_test: int, num_sources: int, max_tokens: int | None) -> None:
+    if num_test >= num_sources:
+        raise ValueError(f"num_test={num_test} leaves nothing to train on: only "
+                         f"{num_sources} distinct English sentences have at most "
+                         f"{max_tokens} tokens a side")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a block that builds hundreds of
+    thousands of small lists (none of them in a cycle): each collection would rescan
+    them all, which is most of the time of tokenizing and splitting the corpus."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_split_nmt(num_test: int = 1000, valid_fraction: float = 0.05,
                    max_tokens: int | None = 10, seed: int = 0) -> NMTSplit:
     """``split_nmt`` on the whole preprocessed and tokenized ``fra.txt``."""
-    source, target = tokenize_nmt(preprocess_nmt(read_data_nmt()))
-    return split_nmt(source, target, num_test=num_test, valid_fraction=valid_fraction,
-                     max_tokens=max_tokens, seed=seed)
+    with _gc_paused():
+        source, target = tokenize_nmt(preprocess_nmt(read_data_nmt()))
+        return split_nmt(source, target, num_test=num_test,
+                         valid_fraction=valid_fraction, max_tokens=max_tokens,
+                         seed=seed)
 
 
 def _check_pairs(pairs, what: str) -> list:
@@ -307,14 +339,18 @@ def _check_pairs(pairs, what: str) -> list:
     return pairs
 
 
+def _check_vocabs_args(train_pairs, min_freq: int) -> list:
+    """``train_pairs`` as a list."""
+    check_int("min_freq", min_freq, minimum=0)
+    return _check_pairs(train_pairs, "nmt_vocabs")
+
+
 def nmt_vocabs(train_pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
                min_freq: int = 2) -> tuple[Vocab, Vocab]:
     """(src_vocab, tgt_vocab) of the training pairs: tokens seen at least ``min_freq``
     times, after ``<unk>`` (index 0) and the reserved ``<pad>``, ``<bos>``,
     ``<eos>``."""
-    train_pairs = _check_pairs(train_pairs, "nmt_vocabs")
-    if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 0:
-        raise ValueError(f"min_freq must be an int >= 0, got {min_freq!r}")
+    train_pairs = _check_vocabs_args(train_pairs, min_freq)
     src_vocab = Vocab([src for src, _ in train_pairs], min_freq=min_freq,
                       reserved_tokens=RESERVED_TOKENS)
     tgt_vocab = Vocab([tgt for _, tgt in train_pairs], min_freq=min_freq,
@@ -342,7 +378,7 @@ class NMTLoader:
     def __init__(self, src_array: torch.Tensor, src_valid_len: torch.Tensor,
                  tgt_array: torch.Tensor, tgt_valid_len: torch.Tensor, batch_size: int,
                  shuffle: bool = True, seed: int = 0) -> None:
-        _check_positive_int(batch_size, "batch_size")
+        check_positive_int("batch_size", batch_size)
         self.src_array, self.src_valid_len = src_array, src_valid_len
         self.tgt_array, self.tgt_valid_len = tgt_array, tgt_valid_len
         self.batch_size, self.shuffle = batch_size, shuffle
@@ -368,6 +404,14 @@ class NMTLoader:
                    self.tgt_valid_len[idx])
 
 
+def _check_loader_args(pairs, src_vocab: Vocab, tgt_vocab: Vocab) -> list:
+    """``pairs`` as a list; ``build_array_nmt`` checks ``num_steps`` and ``NMTLoader``
+    checks ``batch_size``."""
+    _check_vocab(src_vocab, "src_vocab")
+    _check_vocab(tgt_vocab, "tgt_vocab")
+    return _check_pairs(pairs, "nmt_loader")
+
+
 def nmt_loader(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], src_vocab: Vocab,
                tgt_vocab: Vocab, num_steps: int, batch_size: int, shuffle: bool = True,
                seed: int = 0) -> NMTLoader:
@@ -378,11 +422,7 @@ def nmt_loader(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], src_vocab: 
     to ``num_steps``). For valid/test items (one source, several references) use
     ``expand_references`` first.
     """
-    pairs = _check_pairs(pairs, "nmt_loader")
-    _check_vocab(src_vocab, "src_vocab")
-    _check_vocab(tgt_vocab, "tgt_vocab")
-    _check_positive_int(num_steps, "num_steps")
-    _check_positive_int(batch_size, "batch_size")
+    pairs = _check_loader_args(pairs, src_vocab, tgt_vocab)
     src_array, src_valid_len = build_array_nmt([src for src, _ in pairs], src_vocab,
                                                num_steps)
     tgt_array, tgt_valid_len = build_array_nmt([tgt for _, tgt in pairs], tgt_vocab,

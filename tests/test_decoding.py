@@ -96,8 +96,13 @@ def test_candidate_lengths_count_the_eos():
 
 def test_bad_arguments_raise_clear_errors():
     net = tiny_net(0)
-    for bad in (0, -1, 1.5, True):
+    for bad in (0, -1):
         with pytest.raises(ValueError, match="beam_size"):
+            beam_search(net, [4, 3], TINY, NUM_STEPS, beam_size=bad)
+    # a wrong type is a TypeError (rnncourse.checks' convention; a ValueError before
+    # issue 15)
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match="beam_size"):
             beam_search(net, [4, 3], TINY, NUM_STEPS, beam_size=bad)
     with pytest.raises(ValueError, match="empty"):
         greedy_search(net, [], TINY, NUM_STEPS)
@@ -109,9 +114,11 @@ def test_bad_arguments_raise_clear_errors():
         greedy_search(net, [4, 99], TINY, NUM_STEPS)
     with pytest.raises(ValueError, match="num_steps"):
         exhaustive_search(net, [4, 3], TINY, 0)
-    for alpha in (-0.5, math.nan, "1"):
+    for alpha in (-0.5, math.nan):
         with pytest.raises(ValueError, match="alpha"):
             beam_search(net, [4, 3], TINY, NUM_STEPS, beam_size=2, alpha=alpha)
+    with pytest.raises(TypeError, match="alpha"):  # a ValueError before issue 15
+        beam_search(net, [4, 3], TINY, NUM_STEPS, beam_size=2, alpha="1")
     with pytest.raises(ValueError, match="tokens but tgt_vocab"):
         greedy_search(net, [4, 3], Vocab([["a", "b", "c"]], reserved_tokens=list(RESERVED_TOKENS)), NUM_STEPS)
 
@@ -211,3 +218,35 @@ def test_greedy_alignment_gives_one_row_per_output_token():
     plain = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1)
     with pytest.raises(TypeError, match="attention"):
         greedy_alignment(plain, "i lost .", src_vocab, tgt_vocab, 8)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_decoding_checks_the_tokens_once_not_at_every_step(monkeypatch, attention):
+    """The token-range check reads a value back from the device: the searches check their
+    source on the host and the encoder its input once; the decoder's per-step calls check
+    nothing."""
+    import rnncourse.seq2seq as seq2seq
+
+    calls = []
+    check = seq2seq._check_tokens
+    monkeypatch.setattr(seq2seq, "_check_tokens", lambda *a, **k: (calls.append(a[2]),
+                                                                     check(*a, **k)))
+    net = tiny_net(3, attention=attention)
+    num_steps = 8
+    calls.clear()
+    beam = beam_candidates(net, [4, 5, 3], TINY, num_steps, beam_size=3)
+    assert max(len(ids) for ids, _, _ in beam) > 2  # several decoder steps ran
+    assert calls == ["the source X"]  # the encoder's, once for the whole search
+    calls.clear()
+    greedy_search(net, [4, 5, 3], TINY, num_steps)
+    assert calls == ["the source X"]
+    calls.clear()
+    exhaustive_search(net, [4, 3], TINY, 3)
+    assert calls == ["the source X"]
+    # a bad id is still refused at the entry point, before anything is decoded
+    with pytest.raises(ValueError, match="outside the encoder's vocabulary"):
+        greedy_search(net, [4, len(TINY)], TINY, num_steps)
+    with pytest.raises(ValueError, match="outside the encoder's vocabulary"):
+        beam_search(net, [len(TINY), 3], TINY, num_steps, beam_size=2)
+    with pytest.raises(TypeError, match="source token id"):
+        greedy_search(net, [4, 3.0], TINY, num_steps)

@@ -161,9 +161,12 @@ def test_teacher_forcing_inputs_shift_the_target_right(vocabs, pairs):
 
 def test_bad_model_arguments_and_inputs(vocabs):
     src_vocab, _ = vocabs
-    for kwargs in ({"vocab_size": 0}, {"num_layers": 0}, {"dropout": 1.0}, {"embed_size": 2.5}):
+    # a wrong value is a ValueError, a wrong type (embed_size=2.5) a TypeError (the
+    # convention of rnncourse.checks; it was a ValueError before issue 15)
+    for kwargs, error in (({"vocab_size": 0}, ValueError), ({"num_layers": 0}, ValueError),
+                          ({"dropout": 1.0}, ValueError), ({"embed_size": 2.5}, TypeError)):
         args = {"vocab_size": 10, "embed_size": 4, "num_hiddens": 4, "num_layers": 1, **kwargs}
-        with pytest.raises(ValueError):
+        with pytest.raises(error, match=next(iter(kwargs))):
             Seq2SeqEncoder(**args)
     encoder = Seq2SeqEncoder(len(src_vocab), 4, 4, 1)
     with pytest.raises(TypeError, match="LongTensor"):
@@ -321,3 +324,34 @@ def test_attention_decoder_weights_mask_the_padding_and_follow_the_steps(pairs, 
     # the decoder uses the package's AdditiveAttention, no private copy
     from rnncourse.attention import AdditiveAttention
     assert isinstance(net.decoder.attention, AdditiveAttention)
+
+
+def test_the_training_path_checks_a_minibatch_once(monkeypatch, pairs, vocabs):
+    """seq2seq_batch_loss checks the target once (on the host, before the copy to the
+    device) and the encoder the source once; the decoder checks nothing per call. Bad ids
+    or lengths in a minibatch are still refused."""
+    import rnncourse.seq2seq as seq2seq
+
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(7)
+    net = build_translator(len(src_vocab), len(tgt_vocab), 8, 16, 1)
+    batch = next(iter(nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=8)))
+    calls = []
+    check = seq2seq._check_tokens
+    monkeypatch.setattr(seq2seq, "_check_tokens", lambda *a, **k: (calls.append(a[2]),
+                                                                     check(*a, **k)))
+    seq2seq_batch_loss(net, batch, tgt_vocab["<bos>"], torch.device("cpu"))
+    assert sorted(calls) == ["the source X", "the target Y"]
+    calls.clear()
+    state = net.decoder.init_state(net.encoder(batch[0], batch[1]), batch[1])
+    net.decoder(batch[2][:, :1], state)  # one decoding step
+    assert calls == ["the source X"]
+    X, X_len, Y, Y_len = batch
+    bad_Y = Y.clone()
+    bad_Y[0, 0] = len(tgt_vocab)
+    with pytest.raises(ValueError, match="the target Y holds token ids outside"):
+        seq2seq_batch_loss(net, (X, X_len, bad_Y, Y_len), tgt_vocab["<bos>"], "cpu")
+    with pytest.raises(ValueError, match="valid lengths must lie in"):
+        seq2seq_batch_loss(net, (X, X_len, Y, Y_len + Y.shape[1]), tgt_vocab["<bos>"], "cpu")
+    with pytest.raises(ValueError, match="all zeros"):
+        seq2seq_batch_loss(net, (X, X_len, Y, Y_len * 0), tgt_vocab["<bos>"], "cpu")

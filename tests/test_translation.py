@@ -61,7 +61,7 @@ def test_preprocess_examples():
     assert preprocess_nmt("Hi.\u00a0Salut.") == "hi . salut ."
     assert preprocess_nmt("Well, ok ?") == "well , ok ?"
     assert preprocess_nmt(".Start") == ".start"  # nothing precedes the first mark
-    with pytest.raises(TypeError, match="expects a str"):
+    with pytest.raises(TypeError, match="text must be a str"):
         preprocess_nmt(["Go."])
 
 
@@ -95,7 +95,7 @@ def test_tokenize_bad_input():
             tokenize_nmt("go .\tva !", num_examples=bad)
     with pytest.raises(TypeError, match="num_examples must be an int"):
         tokenize_nmt("go .\tva !", num_examples=2.5)
-    with pytest.raises(TypeError, match="expects a str"):
+    with pytest.raises(TypeError, match="text must be a str"):
         tokenize_nmt(b"go .\tva !")
 
 
