@@ -24,13 +24,14 @@ Both keep the weights of their last call in ``.attention_weights`` (B, Q, K).
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import nn
 
 from .checks import check_positive_int, check_probability, check_type
 
-__all__ = ["masked_softmax", "DotProductAttention", "AdditiveAttention"]
+__all__ = ["masked_softmax", "select_lengths", "DotProductAttention", "AdditiveAttention"]
 
 
 def _check_qkv(queries: torch.Tensor, keys: torch.Tensor,
@@ -95,11 +96,44 @@ def _check_valid_lens(scores: torch.Tensor,
     if valid_lens.shape not in ((B,), (B, Q)):
         raise ValueError(f"valid_lens must have shape (batch,) = ({B},) or (batch, "
                          f"queries) = ({B}, {Q}), got {tuple(valid_lens.shape)}")
-    if valid_lens.numel() and (int(valid_lens.min()) < 1 or int(valid_lens.max()) > K):
-        raise ValueError(f"valid_lens must lie in [1, {K}] (the number of keys; a "
-                         "query needs at least one key to attend to), got min "
-                         f"{int(valid_lens.min())}, max {int(valid_lens.max())}")
+    if not _range_checked(valid_lens, K):
+        _check_range(valid_lens, K)
     return valid_lens
+
+
+# The range check reads the lengths back from the device. The attention decoder passes
+# the same lengths tensor at every decoding step, so the last tensor checked (with its
+# in-place version counter and the number of keys) is remembered: one read-back per
+# sentence or minibatch, not one per step.
+_last_checked: list = [None]  # [(weakref to valid_lens, its _version, K)]
+
+
+def _range_checked(valid_lens: torch.Tensor, K: int) -> bool:
+    last = _last_checked[0]
+    return (last is not None and last[0]() is valid_lens
+            and last[1:] == (valid_lens._version, K))
+
+
+def _check_range(valid_lens: torch.Tensor, K: int) -> None:
+    low, high = (valid_lens.min().item(), valid_lens.max().item()) if valid_lens.numel() \
+        else (1, K)
+    if low < 1 or high > K:
+        raise ValueError(f"valid_lens must lie in [1, {K}] (the number of keys; a "
+                         f"query needs at least one key to attend to), got min {low}, "
+                         f"max {high}")
+    _last_checked[0] = (weakref.ref(valid_lens), valid_lens._version, K)
+
+
+def select_lengths(valid_lens: torch.Tensor, index: torch.Tensor,
+                   num_keys: int) -> torch.Tensor:
+    """``valid_lens[index]`` (a beam search reordering its hypotheses), remembered as
+    checked when ``valid_lens`` was: its values are a subset of checked ones, so the next
+    ``masked_softmax`` need not read them back."""
+    was_checked = _range_checked(valid_lens, num_keys)
+    selected = valid_lens[index]
+    if was_checked:
+        _last_checked[0] = (weakref.ref(selected), selected._version, num_keys)
+    return selected
 
 
 def masked_softmax(scores: torch.Tensor,

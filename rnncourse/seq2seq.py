@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import AdditiveAttention
+from .attention import AdditiveAttention, select_lengths
 from .checks import check_positive_int, check_probability, check_type
 from .text import Vocab
 from .utils import device_of, evaluating
@@ -403,7 +403,9 @@ class Seq2SeqAttentionDecoder(Decoder, _OutputLayer):
 
     def select_state(self, state: State, index: torch.Tensor) -> State:
         enc_outputs, hidden, enc_valid_len = state
-        return enc_outputs[index], hidden[:, index], enc_valid_len[index]
+        # the lengths stay marked as checked: no read-back at the next step
+        valid_len = select_lengths(enc_valid_len, index, enc_outputs.shape[1])
+        return enc_outputs[index], hidden[:, index], valid_len
 
 
 _DECODERS = {"Seq2SeqDecoder": Seq2SeqDecoder,

@@ -250,3 +250,29 @@ def test_decoding_checks_the_tokens_once_not_at_every_step(monkeypatch, attentio
         beam_search(net, [len(TINY), 3], TINY, num_steps, beam_size=2)
     with pytest.raises(TypeError, match="source token id"):
         greedy_search(net, [4, 3.0], TINY, num_steps)
+
+
+def test_attention_reads_the_source_lengths_back_once_per_search(monkeypatch):
+    """masked_softmax checks that the lengths lie in [1, K], which reads them back from
+    the device; the attention decoder passes the same lengths at every step, so a search
+    reads them once, not once per step, and a changed tensor is checked again."""
+    import rnncourse.attention as attention
+
+    reads = []
+    check_range = attention._check_range
+    monkeypatch.setattr(attention, "_check_range",
+                        lambda *a: (reads.append(1), check_range(*a)))
+    net = tiny_net(3, attention=True)
+    tokens, _ = greedy_search(net, [4, 5, 3], TINY, 8)
+    assert len(tokens) > 2  # several decoder steps ran
+    assert len(reads) == 1
+    reads.clear()
+    beam_candidates(net, [4, 5, 3], TINY, 8, beam_size=3)
+    assert len(reads) == 1  # a new search: its own lengths, checked once
+    # the remembered tensor changed in place: checked (and refused) again
+    scores = torch.zeros(1, 1, 3)
+    lens = torch.tensor([2])
+    attention.masked_softmax(scores, lens)
+    lens[0] = 4
+    with pytest.raises(ValueError, match=r"valid_lens must lie in \[1, 3\]"):
+        attention.masked_softmax(scores, lens)
