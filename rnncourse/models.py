@@ -280,6 +280,10 @@ class GRUScratch(nn.Module):
 
     ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
     init_std²); biases (num_hiddens,), zeros. State: H (batch, num_hiddens).
+
+    The parameters are one per gate, named as in the equations; ``forward`` puts them
+    side by side, so that one matrix product computes the input terms of all gates and
+    steps, and one per step the recurrent terms of R and Z, as ``torch.nn`` does.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, reset_after: bool = False,
@@ -348,6 +352,10 @@ class LSTMScratch(nn.Module):
 
     ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
     init_std²); biases (num_hiddens,), zeros. State: (H, C), each (batch, num_hiddens).
+
+    The parameters are one per gate, named as in the equations; ``forward`` puts them
+    side by side, so that one matrix product computes the input terms of all gates and
+    steps, and one per step the recurrent terms of all four gates, as ``torch.nn`` does.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int,
@@ -492,6 +500,9 @@ class RecurrentStack(nn.Module):
     num_directions, batch, num_hiddens), or (H, C) of those for "lstm". A bidirectional
     stack sees the whole sequence: fine for tagging or filling in blanks, but not for
     predicting the next token.
+
+    ``forward`` checks its inputs and state once, on entry; its cells then skip their
+    own checks.
     """
 
     def __init__(self, cell: str, num_inputs: int, num_hiddens: int,
