@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .checks import check_number, check_positive_int, check_type
+
 __all__ = [
     "linear_rnn_forward",
     "linear_rnn_hidden_grads",
@@ -28,13 +30,21 @@ __all__ = [
 ]
 
 
-def _check(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor, X: torch.Tensor,
-           Y: torch.Tensor | None = None) -> None:
+def _check_matrix(name: str, W) -> None:
+    """A 2-D float tensor: a weight matrix, or the inputs X."""
+    if not isinstance(W, torch.Tensor) or not W.is_floating_point():
+        got = f"dtype {W.dtype}" if isinstance(W, torch.Tensor) else type(W).__name__
+        raise TypeError(f"{name} must be a 2-D float tensor, got {got}")
+    if W.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D float tensor, got shape "
+                         f"{tuple(W.shape)}")
+
+
+def _check_weights(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
+                   X: torch.Tensor) -> None:
+    """W_hx (h, d), W_hh (h, h), W_qh (q, h) and X (T, d), T >= 1, all float."""
     for name, W in (("W_hx", W_hx), ("W_hh", W_hh), ("W_qh", W_qh), ("X", X)):
-        if not isinstance(W, torch.Tensor) or W.dim() != 2 or not W.is_floating_point():
-            got = (f"shape {tuple(W.shape)}, dtype {W.dtype}"
-                   if isinstance(W, torch.Tensor) else type(W).__name__)
-            raise ValueError(f"{name} must be a 2-D float tensor, got {got}")
+        _check_matrix(name, W)
     h, d = W_hx.shape
     if W_hh.shape != (h, h):
         raise ValueError(f"W_hh must be (h, h) = ({h}, {h}) to match W_hx (h, d) = "
@@ -44,22 +54,44 @@ def _check(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor, X: torch.
     if X.shape[1] != d or X.shape[0] < 1:
         raise ValueError(f"X must be (T, d) with T >= 1 and d = {d}, got "
                          f"{tuple(X.shape)}")
-    if Y is not None:
-        q, T = W_qh.shape[0], X.shape[0]
-        if (not isinstance(Y, torch.Tensor) or Y.dtype != torch.long
-                or tuple(Y.shape) != (T,)):
-            got = (f"shape {tuple(Y.shape)}, dtype {Y.dtype}"
-                   if isinstance(Y, torch.Tensor) else type(Y).__name__)
-            raise ValueError(f"Y must be a LongTensor of T = {T} labels, got {got}")
-        if bool(((Y < 0) | (Y >= q)).any()):
-            raise ValueError(f"labels must lie in [0, q = {q}), got labels from "
-                             f"{int(Y.min())} to {int(Y.max())}")
+
+
+def _check_labels(Y, O: torch.Tensor) -> None:
+    """Y: a LongTensor of T labels in [0, q), for the outputs O (T, q)."""
+    (T, q), dtype = O.shape, getattr(Y, "dtype", type(Y).__name__)
+    if not isinstance(Y, torch.Tensor) or Y.dtype != torch.long:
+        raise TypeError(f"Y must be a LongTensor of T = {T} labels, got {dtype}")
+    if tuple(Y.shape) != (T,):
+        raise ValueError(f"Y must be a LongTensor of T = {T} labels, got shape "
+                         f"{tuple(Y.shape)}")
+    if bool(((Y < 0) | (Y >= q)).any()):
+        raise ValueError(f"labels must lie in [0, q = {q}), got labels from "
+                         f"{int(Y.min())} to {int(Y.max())}")
+
+
+def _check_square(name: str, W) -> None:
+    if not isinstance(W, torch.Tensor):
+        raise TypeError(f"{name} must be a square matrix (tensor), got "
+                        f"{type(W).__name__}")
+    if W.dim() != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"{name} must be a square matrix (h, h), got "
+                         f"{tuple(W.shape)}")
+
+
+def _check_norm_args(W_hh, num_steps: int, grad_last) -> None:
+    _check_square("W_hh", W_hh)
+    check_positive_int("num_steps", num_steps)
+    h = W_hh.shape[0]
+    check_type("grad_last", grad_last, torch.Tensor, allow_none=True)
+    if grad_last is not None and tuple(grad_last.shape) != (h,):
+        raise ValueError(f"grad_last must have shape (h,) = ({h},), got "
+                         f"{tuple(grad_last.shape)}")
 
 
 def linear_rnn_forward(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
                        X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Hidden states H (T, h), row t-1 = h_t, and outputs O (T, q), row t-1 = o_t."""
-    _check(W_hx, W_hh, W_qh, X)
+    _check_weights(W_hx, W_hh, W_qh, X)
     T, h = X.shape[0], W_hh.shape[0]
     H = X.new_zeros(T, h)
     h_prev = X.new_zeros(h)  # h_0 = 0
@@ -92,8 +124,8 @@ def _hidden_grads(W_hh: torch.Tensor, W_qh: torch.Tensor,
 def linear_rnn_hidden_grads(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
                             X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """∂L/∂h_t for t = 1..T as the rows of a (T, h) tensor (row t-1 is step t)."""
-    _check(W_hx, W_hh, W_qh, X, Y)
-    _, O = linear_rnn_forward(W_hx, W_hh, W_qh, X)
+    _, O = linear_rnn_forward(W_hx, W_hh, W_qh, X)  # (T, q); checks W_* and X
+    _check_labels(Y, O)
     return _hidden_grads(W_hh, W_qh, _output_grads(O, Y))
 
 
@@ -106,8 +138,9 @@ def bptt_linear(W_hx: torch.Tensor, W_hh: torch.Tensor, W_qh: torch.Tensor,
     W_hx (h, d), W_hh (h, h), W_qh (q, h), X (T, d) float, Y (T,) long labels in [0, q).
     Returns tensors of the shapes of W_hx, W_hh and W_qh.
     """
-    _check(W_hx, W_hh, W_qh, X, Y)
-    H, O = linear_rnn_forward(W_hx, W_hh, W_qh, X)  # forward pass: (T, h), (T, q)
+    # forward pass: (T, h), (T, q); linear_rnn_forward checks W_* and X
+    H, O = linear_rnn_forward(W_hx, W_hh, W_qh, X)
+    _check_labels(Y, O)
     dO = _output_grads(O, Y)  # ∂L/∂o_t, (T, q)
     dH = _hidden_grads(W_hh, W_qh, dO)  # ∂L/∂h_t, (T, h), computed backwards from t = T
     dW_hx, dW_hh, dW_qh = (torch.zeros_like(W_hx), torch.zeros_like(W_hh),
@@ -131,19 +164,10 @@ def hidden_grad_norms(W_hh: torch.Tensor, num_steps: int,
     Returns a (num_steps,) tensor; entry t-1 belongs to step t (the last entry is
     ‖∂L/∂h_T‖).
     """
-    if (not isinstance(W_hh, torch.Tensor) or W_hh.dim() != 2
-            or W_hh.shape[0] != W_hh.shape[1]):
-        got = (tuple(W_hh.shape) if isinstance(W_hh, torch.Tensor)
-               else type(W_hh).__name__)
-        raise ValueError(f"W_hh must be a square matrix (h, h), got {got}")
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
+    _check_norm_args(W_hh, num_steps, grad_last)
     h = W_hh.shape[0]
     if grad_last is None:
-        grad_last = W_hh.new_ones(h) / h ** 0.5
-    elif tuple(grad_last.shape) != (h,):
-        raise ValueError(f"grad_last must have shape (h,) = ({h},), got "
-                         f"{tuple(grad_last.shape)}")
+        grad_last = W_hh.new_ones(h) / h ** 0.5  # (h,), unit norm
     norms = W_hh.new_zeros(num_steps)
     g = grad_last
     for t in range(num_steps - 1, -1, -1):
@@ -154,17 +178,14 @@ def hidden_grad_norms(W_hh: torch.Tensor, num_steps: int,
 
 def spectral_radius(W: torch.Tensor) -> float:
     """ρ(W): the largest absolute value of the eigenvalues of a square matrix."""
-    if not isinstance(W, torch.Tensor) or W.dim() != 2 or W.shape[0] != W.shape[1]:
-        got = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
-        raise ValueError(f"W must be a square matrix, got {got}")
+    _check_square("W", W)
     return float(torch.linalg.eigvals(W).abs().max())
 
 
 def scale_spectral_radius(W: torch.Tensor, radius: float) -> torch.Tensor:
     """``W`` times a scalar, so that its spectral radius is ``radius`` (eigenvalues
     scale with W)."""
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
+    check_number("radius", radius, minimum=0)
     rho = spectral_radius(W)
     if rho == 0.0:
         raise ValueError("W has spectral radius 0 (all eigenvalues are 0): no scaling "

@@ -21,6 +21,10 @@ import time
 import torch
 from torch import nn
 
+from .checks import (check_choice, check_int, check_number, check_positive,
+                     check_positive_int, check_type)
+from .utils import evaluating
+
 __all__ = ["delayed_recall", "RecallNet", "hidden_for_params", "recall_accuracy",
            "train_recall", "num_params", "CELLS"]
 
@@ -28,9 +32,33 @@ __all__ = ["delayed_recall", "RecallNet", "hidden_for_params", "recall_accuracy"
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-def _check_positive(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+def _check_task(batch_size: int, gap: int, num_symbols: int,
+                num_distractors: int) -> None:
+    check_positive_int("batch_size", batch_size)
+    check_int("gap", gap, minimum=0)
+    check_int("num_symbols", num_symbols, minimum=2)  # 1 symbol: nothing to recall
+    check_positive_int("num_distractors", num_distractors)
+
+
+def _check_net_args(cell: str, num_hiddens: int, num_symbols: int,
+                    num_distractors: int, gate_bias: float | None) -> None:
+    check_choice("cell", cell, CELLS)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_int("num_symbols", num_symbols, minimum=2)
+    check_positive_int("num_distractors", num_distractors)
+    check_number("gate_bias", gate_bias, allow_none=True)
+    if cell == "rnn" and gate_bias is not None:
+        raise ValueError("gate_bias: a plain RNN has no gate (use None)")
+
+
+def _check_training_args(net, seconds: float, lr: float, max_steps: int,
+                         grad_clip: float) -> None:
+    """(``delayed_recall`` checks ``gap`` and ``batch_size``, at the first step.)"""
+    check_type("net", net, RecallNet)
+    check_positive("seconds", seconds, finite=False)  # inf: train for max_steps
+    check_positive("lr", lr)
+    check_positive_int("max_steps", max_steps)
+    check_positive("grad_clip", grad_clip)
 
 
 def delayed_recall(batch_size: int, gap: int, num_symbols: int = 4,
@@ -42,10 +70,7 @@ def delayed_recall(batch_size: int, gap: int, num_symbols: int = 4,
     (0 .. num_symbols − 1) first and ``gap`` distractors (num_symbols .. num_symbols +
     num_distractors − 1) after it; ``y`` of shape (batch_size,), the symbol to recall.
     """
-    _check_positive("batch_size", batch_size)
-    _check_positive("gap", gap, 0)
-    _check_positive("num_symbols", num_symbols, 2)
-    _check_positive("num_distractors", num_distractors)
+    _check_task(batch_size, gap, num_symbols, num_distractors)
     y = torch.randint(num_symbols, (batch_size,), generator=generator)  # (B,)
     noise = torch.randint(num_symbols, num_symbols + num_distractors,
                           (batch_size, gap), generator=generator)  # (B, gap)
@@ -67,16 +92,12 @@ class RecallNet(nn.Module):
 
     def __init__(self, cell: str, num_hiddens: int, num_symbols: int = 4,
                  num_distractors: int = 4, gate_bias: float | None = None) -> None:
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-        _check_positive("num_hiddens", num_hiddens)
+        _check_net_args(cell, num_hiddens, num_symbols, num_distractors, gate_bias)
         super().__init__()
         self.cell, self.num_tokens = cell, num_symbols + num_distractors
         self.rnn = CELLS[cell](self.num_tokens, num_hiddens, batch_first=True)
         self.head = nn.Linear(num_hiddens, num_symbols)
         if gate_bias is not None:
-            if cell == "rnn":
-                raise ValueError("gate_bias: a plain RNN has no gate (use None)")
             # torch orders the gates (r, z, n) for the GRU, (i, f, g, o) for the LSTM:
             # the keeping gate is the second block of num_hiddens rows in both
             keep = slice(num_hiddens, 2 * num_hiddens)
@@ -99,7 +120,8 @@ def hidden_for_params(cell: str, target: int, num_symbols: int = 4,
                       num_distractors: int = 4) -> int:
     """The hidden size (1 to 1024) whose ``RecallNet`` has the parameter count closest
     to ``target``."""
-    _check_positive("target", target)
+    check_choice("cell", cell, CELLS)
+    check_positive_int("target", target)
 
     def count(h: int) -> int:
         return num_params(RecallNet(cell, h, num_symbols, num_distractors))
@@ -111,11 +133,11 @@ def hidden_for_params(cell: str, target: int, num_symbols: int = 4,
     return min({max(lo - 1, 1), lo}, key=lambda h: abs(count(h) - target))
 
 
-@torch.no_grad()
 def recall_accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """The share of sequences of ``X`` whose first symbol ``net`` recalls (argmax)."""
-    net.eval()
-    return float((net(X).argmax(dim=1) == y).float().mean())
+    """The share of sequences of ``X`` whose first symbol ``net`` recalls (argmax), in
+    eval mode and without gradients (``net``'s mode is put back)."""
+    with evaluating(net):
+        return float((net(X).argmax(dim=1) == y).float().mean())
 
 
 def train_recall(net: RecallNet, gap: int, seconds: float, batch_size: int = 64,
@@ -126,8 +148,7 @@ def train_recall(net: RecallNet, gap: int, seconds: float, batch_size: int = 64,
 
     Returns ``{"steps", "seconds", "losses"}`` (the training loss at every step).
     """
-    if not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds}")
+    _check_training_args(net, seconds, lr, max_steps, grad_clip)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses, start, steps = [], time.perf_counter(), 0

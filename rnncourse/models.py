@@ -30,6 +30,9 @@ import torch
 from torch import nn
 from torch.nn.functional import dropout, one_hot
 
+from .checks import (check_bool, check_choice, check_number, check_positive_int,
+                     check_probability, check_type)
+
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # H, or (H, C) for the LSTM
 
 __all__ = [
@@ -50,6 +53,8 @@ BPTT_MODES = ("full", "truncated", "randomized")
 
 
 # ----------------------------------------------------------------------------- checks
+# Every public entry point checks its arguments once, at the top, in one line that calls
+# one of these helpers; the listings in the book then read as the algorithm.
 
 def _check_inputs(inputs, num_inputs: int, dtype: torch.dtype, who: str) -> None:
     """Cells take float inputs of shape (num_steps, batch, num_inputs)."""
@@ -73,6 +78,48 @@ def _check_hidden(H, batch_size: int, num_hiddens: int, who: str,
     if tuple(H.shape) != (batch_size, num_hiddens):
         raise ValueError(f"{who}: {what} must have shape (batch={batch_size}, "
                          f"num_hiddens={num_hiddens}), got shape {tuple(H.shape)}")
+
+
+def _check_cell_args(cell: nn.Module, inputs, state) -> None:
+    """The arguments of a cell's ``forward``: inputs (num_steps, batch, num_inputs) of
+    the parameters' dtype; state None, H (batch, num_hiddens), or (H, C) for the LSTM.
+
+    A cell inside a ``RecurrentStack`` skips this: the stack checked its inputs and
+    state on entry, and builds the cells' arguments itself."""
+    if getattr(cell, "_checked_by_stack", False):
+        return
+    who = type(cell).__name__
+    _check_inputs(inputs, cell.num_inputs, next(cell.parameters()).dtype, who)
+    if state is None:
+        return
+    batch_size = inputs.shape[1]
+    if isinstance(cell, LSTMScratch):
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"{who}: state must be a tuple (H, C), got "
+                            f"{type(state).__name__}")
+        _check_hidden(state[0], batch_size, cell.num_hiddens, who, "state H")
+        _check_hidden(state[1], batch_size, cell.num_hiddens, who, "state C")
+    else:
+        _check_hidden(state, batch_size, cell.num_hiddens, who)
+
+
+def _check_cell_sizes(num_inputs: int, num_hiddens: int, init_std: float,
+                      reset_after: bool = False) -> None:
+    check_bool("reset_after", reset_after)
+    check_positive_int("num_inputs", num_inputs)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_number("init_std", init_std, minimum=0)
+
+
+def _check_rnn_cell_args(num_inputs: int, num_hiddens: int, bptt: str, bptt_k: int,
+                         bptt_pi: float, init_std: float) -> None:
+    _check_cell_sizes(num_inputs, num_hiddens, init_std)
+    check_choice("bptt", bptt, BPTT_MODES)
+    check_positive_int("bptt_k", bptt_k)  # steps per truncation block
+    # the probability of keeping a step's gradient: 0 would divide by zero in 1 / pi
+    if not 0 < check_number("bptt_pi", bptt_pi) <= 1:
+        raise ValueError("bptt_pi must lie in (0, 1] (the probability of keeping a "
+                         f"step's gradient), got {bptt_pi!r}")
 
 
 def _check_tokens(X, vocab_size: int, who: str) -> None:
@@ -168,15 +215,8 @@ class RNNScratch(nn.Module):
     def __init__(self, num_inputs: int, num_hiddens: int, bptt: str = "full",
                  bptt_k: int = 10, bptt_pi: float = 0.1,
                  init_std: float = 0.01) -> None:
+        _check_rnn_cell_args(num_inputs, num_hiddens, bptt, bptt_k, bptt_pi, init_std)
         super().__init__()
-        if bptt not in BPTT_MODES:
-            raise ValueError(f"unknown bptt mode {bptt!r}: use one of {BPTT_MODES}")
-        if not isinstance(bptt_k, int) or bptt_k < 1:
-            raise ValueError("bptt_k must be an integer >= 1 (steps per truncation "
-                             f"block), got {bptt_k!r}")
-        if not 0.0 < bptt_pi <= 1.0:
-            raise ValueError("bptt_pi must lie in (0, 1] (the probability of keeping a "
-                             f"step's gradient), got {bptt_pi!r}")
         self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
         self.bptt, self.bptt_k, self.bptt_pi = bptt, bptt_k, bptt_pi
         self.W_xh = _normal(num_inputs, num_hiddens, std=init_std)
@@ -204,23 +244,24 @@ class RNNScratch(nn.Module):
         """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None
         (zeros) -> outputs (num_steps, batch, num_hiddens), final H (batch,
         num_hiddens)."""
-        _check_inputs(inputs, self.num_inputs, self.W_hh.dtype, "RNNScratch")
+        _check_cell_args(self, inputs, state)
         num_steps, batch_size, _ = inputs.shape
+        # H_0: the given state, or zeros (batch, num_hiddens)
         H = self.begin_state(batch_size, inputs.device) if state is None else state
-        _check_hidden(H, batch_size, self.num_hiddens, "RNNScratch")
-        # The input term X_t W_xh + b_h of every step at once, (num_steps, batch,
-        # num_hiddens); only the recurrent term H_{t-1} W_hh has to wait for the
-        # previous step.
+        # The input term X_t W_xh + b_h of every step at once; only the recurrent term
+        # H_{t-1} W_hh must wait for the previous step: (num_steps, batch, num_hiddens)
         XW = input_projection(inputs, self.W_xh, self.b_h)
-        xis = self.grad_factors(num_steps)
+        xis = self.grad_factors(num_steps)  # ξ_t of every step (num_steps,), or None
         outputs = []
-        # unbind: one view per step, a cheap backward
+        # unbind: one view per step, a cheap backward; XW_t (batch, num_hiddens)
         for t, XW_t in enumerate(XW.unbind(0)):
             if xis is not None:
-                H = scale_grad(H, xis[t])  # same value, gradient into H_{t-1} times ξ_t
-            # tanh(X_t W_xh + b_h + H_{t-1} W_hh)
+                # (batch, num_hiddens): same value, gradient into H_{t-1} times ξ_t
+                H = scale_grad(H, xis[t])
+            # H_t = tanh(X_t W_xh + b_h + H_{t-1} W_hh): (batch, num_hiddens)
             H = torch.tanh(torch.addmm(XW_t, H, self.W_hh))
             outputs.append(H)
+        # outputs (num_steps, batch, num_hiddens), final H (batch, num_hiddens)
         return torch.stack(outputs), H
 
 
@@ -239,10 +280,15 @@ class GRUScratch(nn.Module):
 
     ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
     init_std²); biases (num_hiddens,), zeros. State: H (batch, num_hiddens).
+
+    The parameters are one per gate, named as in the equations; ``forward`` puts them
+    side by side, so that one matrix product computes the input terms of all gates and
+    steps, and one per step the recurrent terms of R and Z, as ``torch.nn`` does.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, reset_after: bool = False,
                  init_std: float = 0.01) -> None:
+        _check_cell_sizes(num_inputs, num_hiddens, init_std, reset_after=reset_after)
         super().__init__()
         self.num_inputs, self.num_hiddens, self.reset_after = (
             num_inputs, num_hiddens, reset_after)
@@ -267,26 +313,30 @@ class GRUScratch(nn.Module):
         """inputs (num_steps, batch, num_inputs), state H (batch, num_hiddens) or None
         (zeros) -> outputs (num_steps, batch, num_hiddens), final H (batch,
         num_hiddens)."""
-        _check_inputs(inputs, self.num_inputs, self.W_hh.dtype, "GRUScratch")
-        batch_size = inputs.shape[1]
-        H = self.begin_state(batch_size, inputs.device) if state is None else state
-        _check_hidden(H, batch_size, self.num_hiddens, "GRUScratch")
-        # X_t W + b of every step at once, each (num_steps, batch, num_hiddens)
-        XZ = input_projection(inputs, self.W_xz, self.b_z)
-        XR = input_projection(inputs, self.W_xr, self.b_r)
-        XH = input_projection(inputs, self.W_xh, self.b_h)
+        _check_cell_args(self, inputs, state)
+        # H_0: the given state, or zeros (batch, num_hiddens)
+        H = self.begin_state(inputs.shape[1], inputs.device) if state is None else state
+        # The gates' weights side by side, so that one matrix product computes them all
+        # (the candidate's W_hh has to wait for R_t): W_x (num_inputs, 3 * num_hiddens)
+        W_x = torch.cat([self.W_xr, self.W_xz, self.W_xh], dim=1)
+        W_h = torch.cat([self.W_hr, self.W_hz], dim=1)  # (num_hiddens, 2 * num_hiddens)
+        b = torch.cat([self.b_r, self.b_z, self.b_h])  # (3 * num_hiddens,)
+        # X_t W_x* + b_* of all gates and steps: (num_steps, batch, 3 * num_hiddens)
+        XW = input_projection(inputs, W_x, b)
         outputs = []
-        # one step at a time
-        for XZ_t, XR_t, XH_t in zip(XZ.unbind(0), XR.unbind(0), XH.unbind(0)):
-            # torch.addmm(A, B, C) = A + B @ C in one operation
-            Z = torch.sigmoid(torch.addmm(XZ_t, H, self.W_hz))
-            R = torch.sigmoid(torch.addmm(XR_t, H, self.W_hr))
-            if self.reset_after:
+        for XW_t in XW.unbind(0):  # one step at a time: XW_t (batch, 3 * num_hiddens)
+            XR_t, XZ_t, XH_t = XW_t.chunk(3, dim=1)  # each (batch, num_hiddens)
+            # H_{t-1} W_hr and H_{t-1} W_hz, each (batch, num_hiddens)
+            HR_t, HZ_t = (H @ W_h).chunk(2, dim=1)
+            R = torch.sigmoid(XR_t + HR_t)  # reset gate R_t (batch, num_hiddens)
+            Z = torch.sigmoid(XZ_t + HZ_t)  # update gate Z_t (batch, num_hiddens)
+            if self.reset_after:  # torch.nn.GRU's variant: (batch, num_hiddens)
                 H_tilde = torch.tanh(XH_t + R * torch.addmm(self.b_hn, H, self.W_hh))
-            else:
+            else:  # candidate state H~_t (batch, num_hiddens)
                 H_tilde = torch.tanh(torch.addmm(XH_t, R * H, self.W_hh))
-            H = Z * H + (1 - Z) * H_tilde
+            H = Z * H + (1 - Z) * H_tilde  # H_t (batch, num_hiddens)
             outputs.append(H)
+        # outputs (num_steps, batch, num_hiddens), final H (batch, num_hiddens)
         return torch.stack(outputs), H
 
 
@@ -302,10 +352,15 @@ class LSTMScratch(nn.Module):
 
     ``W_x*`` are (num_inputs, num_hiddens), ``W_h*`` (num_hiddens, num_hiddens), N(0,
     init_std²); biases (num_hiddens,), zeros. State: (H, C), each (batch, num_hiddens).
+
+    The parameters are one per gate, named as in the equations; ``forward`` puts them
+    side by side, so that one matrix product computes the input terms of all gates and
+    steps, and one per step the recurrent terms of all four gates, as ``torch.nn`` does.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int,
                  init_std: float = 0.01) -> None:
+        _check_cell_sizes(num_inputs, num_hiddens, init_std)
         super().__init__()
         self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
 
@@ -331,32 +386,30 @@ class LSTMScratch(nn.Module):
         """inputs (num_steps, batch, num_inputs), state (H, C) or None (zeros)
         -> outputs (num_steps, batch, num_hiddens), final (H, C), each (batch,
         num_hiddens)."""
-        _check_inputs(inputs, self.num_inputs, self.W_hi.dtype, "LSTMScratch")
+        _check_cell_args(self, inputs, state)
         batch_size = inputs.shape[1]
-        if state is None:
-            state = self.begin_state(batch_size, inputs.device)
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError("LSTMScratch: state must be a tuple (H, C), got "
-                            f"{type(state).__name__}")
-        H, C = state
-        _check_hidden(H, batch_size, self.num_hiddens, "LSTMScratch", "state H")
-        _check_hidden(C, batch_size, self.num_hiddens, "LSTMScratch", "state C")
-        # X_t W + b of every step at once, each (num_steps, batch, num_hiddens)
-        XI, XF = (input_projection(inputs, self.W_xi, self.b_i),
-                  input_projection(inputs, self.W_xf, self.b_f))
-        XO, XC = (input_projection(inputs, self.W_xo, self.b_o),
-                  input_projection(inputs, self.W_xc, self.b_c))
+        # (H_0, C_0): the given state, or zeros, each (batch, num_hiddens)
+        H, C = self.begin_state(batch_size, inputs.device) if state is None else state
+        # The four gates' weights side by side, so that one matrix product computes
+        # them all: W_x (num_inputs, 4 * num_hiddens)
+        W_x = torch.cat([self.W_xi, self.W_xf, self.W_xo, self.W_xc], dim=1)
+        # (num_hiddens, 4 * num_hiddens)
+        W_h = torch.cat([self.W_hi, self.W_hf, self.W_ho, self.W_hc], dim=1)
+        b = torch.cat([self.b_i, self.b_f, self.b_o, self.b_c])  # (4 * num_hiddens,)
+        # X_t W_x* + b_* of all gates and steps: (num_steps, batch, 4 * num_hiddens)
+        XW = input_projection(inputs, W_x, b)
         outputs = []
-        for XI_t, XF_t, XO_t, XC_t in zip(XI.unbind(0), XF.unbind(0), XO.unbind(0),
-                                          XC.unbind(0)):
-            # torch.addmm(A, B, C) = A + B @ C in one operation
-            I = torch.sigmoid(torch.addmm(XI_t, H, self.W_hi))
-            F = torch.sigmoid(torch.addmm(XF_t, H, self.W_hf))
-            O = torch.sigmoid(torch.addmm(XO_t, H, self.W_ho))
-            C_tilde = torch.tanh(torch.addmm(XC_t, H, self.W_hc))
-            C = F * C + I * C_tilde
-            H = O * torch.tanh(C)
+        for XW_t in XW.unbind(0):  # one step at a time: XW_t (batch, 4 * num_hiddens)
+            # X_t W_x* + H_{t-1} W_h* + b_* of the four gates, each (batch, num_hiddens)
+            A_i, A_f, A_o, A_c = torch.addmm(XW_t, H, W_h).chunk(4, dim=1)
+            I = torch.sigmoid(A_i)  # input gate I_t (batch, num_hiddens)
+            F = torch.sigmoid(A_f)  # forget gate F_t (batch, num_hiddens)
+            O = torch.sigmoid(A_o)  # output gate O_t (batch, num_hiddens)
+            C_tilde = torch.tanh(A_c)  # candidate memory C~_t (batch, num_hiddens)
+            C = F * C + I * C_tilde  # memory C_t (batch, num_hiddens)
+            H = O * torch.tanh(C)  # hidden state H_t (batch, num_hiddens)
             outputs.append(H)
+        # outputs (num_steps, batch, num_hiddens); final H and C (batch, num_hiddens)
         return torch.stack(outputs), (H, C)
 
 
@@ -374,9 +427,7 @@ def gate_activations(cell: GRUScratch | LSTMScratch, inputs: torch.Tensor,
     "F", "O"}`` (LSTM), each (num_steps, batch, num_hiddens); ``state`` as for the
     cell's ``forward``.
     """
-    if not isinstance(cell, (GRUScratch, LSTMScratch)):
-        raise TypeError(f"cell must be a GRUScratch or LSTMScratch, got "
-                        f"{type(cell).__name__}")
+    check_type("cell", cell, (GRUScratch, LSTMScratch))
     outputs, _ = cell(inputs, state)  # (num_steps, batch, num_hiddens)
     if state is None:
         state = cell.begin_state(inputs.shape[1], inputs.device)
@@ -393,9 +444,9 @@ def gate_activations(cell: GRUScratch | LSTMScratch, inputs: torch.Tensor,
 # --------------------------------------------------------------- deep and bidirectional
 
 def _check_stacked_state(state, cell: str, shape: tuple[int, int, int],
-                         who: str) -> None:
+                         who: str) -> State:
     """A state in torch.nn's layout: (num_layers * num_directions, batch, num_hiddens),
-    or (H, C) of those."""
+    or (H, C) of those; returned as is, an (H, C) list as a tuple."""
     if cell == "lstm":
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"{who}: an LSTM state must be a tuple (H, C) of tensors "
@@ -412,6 +463,25 @@ def _check_stacked_state(state, cell: str, shape: tuple[int, int, int],
             raise ValueError(f"{who}: {name} must have shape (num_layers * "
                              f"num_directions, batch, num_hiddens) = {shape}, got "
                              f"shape {tuple(part.shape)}")
+    return tuple(state) if cell == "lstm" else state
+
+
+def _check_stack_args(cell: str, num_layers: int, bidirectional: bool,
+                      dropout: float) -> None:
+    check_choice("cell", cell, CELLS)
+    check_positive_int("num_layers", num_layers)
+    check_bool("bidirectional", bidirectional)
+    check_probability("dropout", dropout)
+
+
+def _check_stack_call(stack: "RecurrentStack", inputs, state) -> None:
+    """The arguments of ``RecurrentStack.forward``; its cells then skip their own
+    checks (see ``_check_cell_args``)."""
+    dtype = next(stack.parameters()).dtype
+    _check_inputs(inputs, stack.num_inputs, dtype, "RecurrentStack")
+    if state is not None:
+        shape = (len(stack.cells), inputs.shape[1], stack.num_hiddens)
+        _check_stacked_state(state, stack.cell, shape, "RecurrentStack")
 
 
 class RecurrentStack(nn.Module):
@@ -430,18 +500,16 @@ class RecurrentStack(nn.Module):
     num_directions, batch, num_hiddens), or (H, C) of those for "lstm". A bidirectional
     stack sees the whole sequence: fine for tagging or filling in blanks, but not for
     predicting the next token.
+
+    ``forward`` checks its inputs and state once, on entry; its cells then skip their
+    own checks.
     """
 
     def __init__(self, cell: str, num_inputs: int, num_hiddens: int,
                  num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
                  **cell_kwargs) -> None:
+        _check_stack_args(cell, num_layers, bidirectional, dropout)
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}: use one of {tuple(CELLS)}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.cell, self.num_inputs, self.num_hiddens = cell, num_inputs, num_hiddens
         self.num_layers, self.dropout = num_layers, dropout
         self.num_directions = 2 if bidirectional else 1
@@ -451,6 +519,8 @@ class RecurrentStack(nn.Module):
                             else num_hiddens * self.num_directions)
             for _ in range(self.num_directions):
                 self.cells.append(CELLS[cell](layer_inputs, num_hiddens, **cell_kwargs))
+        for c in self.cells:
+            c._checked_by_stack = True  # forward checks the cells' arguments
 
     def begin_state(self, batch_size: int, device=None) -> State:
         """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C)
@@ -463,42 +533,73 @@ class RecurrentStack(nn.Module):
 
     def forward(self, inputs: torch.Tensor,
                 state: State | None = None) -> tuple[torch.Tensor, State]:
-        _check_inputs(inputs, self.num_inputs, next(self.parameters()).dtype,
-                      "RecurrentStack")
-        batch_size = inputs.shape[1]
+        _check_stack_call(self, inputs, state)
         if state is None:
-            state = self.begin_state(batch_size, inputs.device)
-        shape = (len(self.cells), batch_size, self.num_hiddens)
-        _check_stacked_state(state, self.cell, shape, "RecurrentStack")
-        layer_inputs = inputs
+            # zeros (num_layers * num_directions, batch, num_hiddens), or (H, C) of them
+            state = self.begin_state(inputs.shape[1], inputs.device)
+        layer_inputs = inputs  # (num_steps, batch, num_inputs) into layer 0
         final_states = []  # one per cell, in the order of self.cells
         for layer in range(self.num_layers):
-            if layer > 0:
+            if layer > 0:  # dropout between layers, while training
+                # (num_steps, batch, num_directions * num_hiddens)
                 layer_inputs = dropout(layer_inputs, self.dropout, self.training)
-            outputs = []
+            outputs = []  # one (num_steps, batch, num_hiddens) per direction
             for direction in range(self.num_directions):
                 i = layer * self.num_directions + direction
+                # the cell's initial state: (batch, num_hiddens), or (H, C) of those
                 cell_state = ((state[0][i], state[1][i]) if self.cell == "lstm"
                               else state[i])
                 if direction == 0:
+                    # out (num_steps, batch, num_hiddens)
                     out, cell_state = self.cells[i](layer_inputs, cell_state)
-                # read the sequence backwards, then put the outputs back in time order
                 else:
+                    # read the sequence backwards, then put the outputs back in time
+                    # order: out (num_steps, batch, num_hiddens)
                     out, cell_state = self.cells[i](layer_inputs.flip(0), cell_state)
-                    out = out.flip(0)
+                    out = out.flip(0)  # (num_steps, batch, num_hiddens)
                 outputs.append(out)
                 final_states.append(cell_state)
+            # directions side by side: (num_steps, batch, num_directions * num_hiddens)
             layer_inputs = (outputs[0] if self.num_directions == 1
                             else torch.cat(outputs, dim=-1))
         if self.cell == "lstm":
+            # each (num_layers * num_directions, batch, num_hiddens)
             state = (torch.stack([H for H, _ in final_states]),
                      torch.stack([C for _, C in final_states]))
         else:
+            # (num_layers * num_directions, batch, num_hiddens)
             state = torch.stack(final_states)
         return layer_inputs, state
 
 
 # ---------------------------------------------------------------------- language models
+
+def _check_torch_layer(rnn_layer, vocab_size: int) -> None:
+    if not isinstance(rnn_layer, (nn.RNN, nn.GRU, nn.LSTM)):
+        raise TypeError("rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got "
+                        f"{type(rnn_layer).__name__}")
+    check_positive_int("vocab_size", vocab_size)
+    if rnn_layer.input_size != vocab_size:
+        raise ValueError(f"rnn_layer.input_size must equal vocab_size={vocab_size} "
+                         f"(one-hot inputs), got {rnn_layer.input_size}")
+    if rnn_layer.batch_first:
+        raise ValueError("RNNModel feeds time-major inputs (num_steps, batch, "
+                         "vocab_size): build the layer with batch_first=False")
+    if getattr(rnn_layer, "proj_size", 0):
+        raise ValueError("LSTM projections are not supported: build the layer with "
+                         f"proj_size=0, got {rnn_layer.proj_size}")
+
+
+def _check_model_call(net: "RNNModel", X, state) -> State | None:
+    """The arguments of ``RNNModel.forward``: token ids, and a state in torch.nn's
+    layout or None; returns the state (an LSTM's (H, C) as a tuple, as nn.LSTM wants
+    it)."""
+    _check_tokens(X, net.vocab_size, "RNNModel")
+    if state is None:
+        return None
+    shape = (net.num_layers * net.num_directions, X.shape[0], net.num_hiddens)
+    return _check_stacked_state(state, net.cell, shape, "RNNModel")
+
 
 class RNNModelScratch(nn.Module):
     """The character language model of the notes, built on the scratch cells.
@@ -535,14 +636,15 @@ class RNNModelScratch(nn.Module):
 
     def forward(self, X: torch.Tensor,
                 state: State | None = None) -> tuple[torch.Tensor, State]:
-        _check_tokens(X, self.vocab_size, "RNNModelScratch")
-        # (num_steps, batch, vocab_size)
+        _check_tokens(X, self.vocab_size, "RNNModelScratch")  # the stack checks state
+        # one-hot and time-major: (num_steps, batch, vocab_size)
         inputs = one_hot(X.T, self.vocab_size).to(self.W_hq.dtype)
         # (num_steps, batch, num_directions * num_hiddens)
         outputs, state = self.rnn(inputs, state)
+        # (num_steps * batch, vocab_size), row t * batch + b
         logits = torch.addmm(self.b_q, outputs.reshape(-1, outputs.shape[-1]),
                              self.W_hq)
-        return logits, state  # (num_steps * batch, vocab_size)
+        return logits, state
 
 
 class RNNModel(nn.Module):
@@ -556,19 +658,8 @@ class RNNModel(nn.Module):
     """
 
     def __init__(self, rnn_layer: nn.Module, vocab_size: int) -> None:
+        _check_torch_layer(rnn_layer, vocab_size)
         super().__init__()
-        if not isinstance(rnn_layer, (nn.RNN, nn.GRU, nn.LSTM)):
-            raise TypeError("rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got "
-                            f"{type(rnn_layer).__name__}")
-        if rnn_layer.input_size != vocab_size:
-            raise ValueError(f"rnn_layer.input_size must equal vocab_size={vocab_size} "
-                             f"(one-hot inputs), got {rnn_layer.input_size}")
-        if rnn_layer.batch_first:
-            raise ValueError("RNNModel feeds time-major inputs (num_steps, batch, "
-                             "vocab_size): build the layer with batch_first=False")
-        if getattr(rnn_layer, "proj_size", 0):
-            raise ValueError("LSTM projections are not supported: build the layer with "
-                             f"proj_size=0, got {rnn_layer.proj_size}")
         self.rnn, self.vocab_size = rnn_layer, vocab_size
         self.num_hiddens, self.num_layers = rnn_layer.hidden_size, rnn_layer.num_layers
         self.num_directions = 2 if rnn_layer.bidirectional else 1
@@ -587,17 +678,12 @@ class RNNModel(nn.Module):
 
     def forward(self, X: torch.Tensor,
                 state: State | None = None) -> tuple[torch.Tensor, State]:
-        _check_tokens(X, self.vocab_size, "RNNModel")
-        if state is not None:
-            shape = (self.num_layers * self.num_directions, X.shape[0],
-                     self.num_hiddens)
-            _check_stacked_state(state, self.cell, shape, "RNNModel")
-            if self.cell == "lstm":
-                state = tuple(state)
-        # (num_steps, batch, vocab)
+        state = _check_model_call(self, X, state)  # an LSTM's (H, C) as a tuple
+        # one-hot and time-major: (num_steps, batch, vocab_size)
         inputs = one_hot(X.T, self.vocab_size).to(self.linear.weight.dtype)
         # (num_steps, batch, num_directions * num_hiddens)
         outputs, state = self.rnn(inputs, state)
+        # (num_steps * batch, vocab_size), row t * batch + b
         return self.linear(outputs.reshape(-1, outputs.shape[-1])), state
 
 

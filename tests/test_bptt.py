@@ -121,7 +121,9 @@ def test_bad_input_errors():
         bptt_linear(W_hx, W_hh, W_qh.T, X, Y)
     with pytest.raises(ValueError, match="X must be"):
         bptt_linear(W_hx, W_hh, W_qh, X[:, :2], Y)
-    with pytest.raises(ValueError, match="Y must be a LongTensor"):
+    # a wrong dtype is a wrong type: TypeError (ValueError before the rnncourse.checks
+    # convention)
+    with pytest.raises(TypeError, match="Y must be a LongTensor"):
         bptt_linear(W_hx, W_hh, W_qh, X, Y.double())
     with pytest.raises(ValueError, match="Y must be a LongTensor"):
         bptt_linear(W_hx, W_hh, W_qh, X, Y[:3])
@@ -137,3 +139,19 @@ def test_bad_input_errors():
         scale_spectral_radius(torch.zeros(3, 3), 1.0)
     with pytest.raises(ValueError, match="square"):
         spectral_radius(W_hx)
+
+
+def test_bad_input_types_raise_type_errors():
+    W_hx, W_hh, W_qh, X, Y = random_problem(9, 5, 3, 4, 2)
+    with pytest.raises(TypeError, match="X must be a 2-D float tensor"):
+        linear_rnn_forward(W_hx, W_hh, W_qh, X.long())
+    with pytest.raises(TypeError, match="W_hx must be a 2-D float tensor, got list"):
+        linear_rnn_hidden_grads(W_hx.tolist(), W_hh, W_qh, X, Y)
+    with pytest.raises(TypeError, match="num_steps must be an integer"):
+        hidden_grad_norms(W_hh, 3.0)
+    with pytest.raises(TypeError, match="num_steps must be an integer"):
+        hidden_grad_norms(W_hh, True)
+    with pytest.raises(TypeError, match="W must be a square matrix"):
+        spectral_radius([[1.0]])
+    with pytest.raises(ValueError, match="radius must be at least 0"):
+        scale_spectral_radius(W_hh, -1.0)

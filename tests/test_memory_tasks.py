@@ -84,3 +84,21 @@ def test_bad_input_raises():
         RecallNet("gru", 0)
     with pytest.raises(ValueError, match="seconds"):
         train_recall(RecallNet("gru", 4), 3, seconds=0)
+
+
+def test_bad_types_raise_type_errors_and_accuracy_keeps_the_mode():
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        delayed_recall(True, 3)
+    with pytest.raises(TypeError, match="gap must be an integer"):
+        delayed_recall(4, 3.0)
+    with pytest.raises(TypeError, match="num_hiddens must be an integer"):
+        RecallNet("gru", 8.0)
+    with pytest.raises(ValueError, match="gate_bias"):
+        RecallNet("gru", 8, gate_bias=float("nan"))
+    with pytest.raises(TypeError, match="net must be a RecallNet"):
+        train_recall(torch.nn.Linear(2, 2), 3, seconds=1)
+    net = RecallNet("lstm", 4)
+    net.train()
+    X, y = delayed_recall(8, 3)
+    acc = recall_accuracy(net, X, y)
+    assert 0.0 <= acc <= 1.0 and net.training

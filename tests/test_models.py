@@ -511,14 +511,14 @@ def test_cell_bad_inputs():
 
 
 def test_constructor_errors():
-    with pytest.raises(ValueError, match="unknown bptt mode 'partial'"):
+    with pytest.raises(ValueError, match="bptt must be one of 'full', 'truncated', 'randomized', got 'partial'"):
         RNNScratch(5, 4, bptt="partial")
-    with pytest.raises(ValueError, match="bptt_k must be an integer >= 1.*got 0"):
+    with pytest.raises(ValueError, match="bptt_k must be at least 1, got 0"):
         RNNScratch(5, 4, bptt="truncated", bptt_k=0)
     for pi in (0.0, 1.5, -0.1):
         with pytest.raises(ValueError, match=r"bptt_pi must lie in \(0, 1\]"):
             RNNScratch(5, 4, bptt="randomized", bptt_pi=pi)
-    with pytest.raises(ValueError, match="unknown cell 'transformer'"):
+    with pytest.raises(ValueError, match="cell must be one of 'rnn', 'gru', 'lstm', got 'transformer'"):
         RNNModelScratch(28, 8, cell="transformer")
     with pytest.raises(ValueError, match="num_layers"):
         RNNModelScratch(28, 8, num_layers=0)
@@ -610,3 +610,42 @@ def test_gate_activations_follow_the_biases_and_refuse_other_cells():
     assert torch.all(gate_activations(lstm, torch.randn(4, 1, 3))["F"] > 0.999)
     with pytest.raises(TypeError, match="GRUScratch or LSTMScratch"):
         gate_activations(RNNScratch(3, 2), torch.randn(4, 1, 3))
+
+
+def test_cells_check_alone_but_not_again_inside_a_stack(monkeypatch):
+    """A cell used alone checks its arguments; inside a RecurrentStack the stack checks
+    them once, on entry, and its cells do not check again at every call."""
+    import rnncourse.models as models
+    calls = []
+    real = models._check_inputs
+    monkeypatch.setattr(models, "_check_inputs", lambda *a: calls.append(a[-1]) or real(*a))
+    for cell in ("rnn", "gru", "lstm"):
+        calls.clear()
+        CELLS[cell](5, 4)(torch.zeros(2, 3, 5))
+        assert calls == [CELLS[cell].__name__]
+        calls.clear()
+        RecurrentStack(cell, 5, 4, num_layers=2, bidirectional=True)(torch.zeros(2, 3, 5))
+        assert calls == ["RecurrentStack"]
+    with pytest.raises(ValueError, match=r"RecurrentStack: C must have shape"):
+        RecurrentStack("lstm", 5, 4)(torch.zeros(2, 3, 5), (torch.zeros(1, 3, 4), torch.zeros(3, 4)))
+
+
+def test_constructor_type_errors():
+    """A wrong type is a TypeError, a bool is not a number (the rnncourse.checks
+    convention)."""
+    with pytest.raises(TypeError, match="bptt_k must be an integer"):
+        RNNScratch(5, 4, bptt_k=2.5)
+    with pytest.raises(TypeError, match="bptt_k must be an integer"):
+        RNNScratch(5, 4, bptt_k=True)
+    with pytest.raises(TypeError, match="num_hiddens must be an integer"):
+        LSTMScratch(5, "4")
+    with pytest.raises(ValueError, match="num_inputs must be at least 1"):
+        GRUScratch(0, 4)
+    with pytest.raises(TypeError, match="reset_after must be True or False"):
+        GRUScratch(5, 4, reset_after=1)
+    with pytest.raises(TypeError, match="num_layers must be an integer"):
+        RecurrentStack("rnn", 5, 4, num_layers=2.0)
+    with pytest.raises(TypeError, match="bidirectional must be True or False"):
+        RecurrentStack("rnn", 5, 4, bidirectional="yes")
+    with pytest.raises(TypeError, match="vocab_size must be an integer"):
+        RNNModel(nn.RNN(4, 4), 4.0)
