@@ -555,3 +555,24 @@ def test_a_damaged_checkpoint_entry_is_a_checkpoint_error(time_machine, tmp_path
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match="model.pt is not a readable.*damaged"):
         load_checkpoint(path)
+
+
+def test_chapter_5_recipe_is_bit_identical_to_commit_65df1c6():
+    """Chapter 5's recipe (sequential and random sampling, 3 epochs on the CPU, one
+    thread) gives exactly the perplexities, gradient norms and weights that the training
+    loop of commit 65df1c6 (before issue 15's restructure) recorded."""
+    import json
+    import pathlib
+
+    here = pathlib.Path(__file__).parent / "data"
+    sys.path.insert(0, str(here))
+    try:
+        import record_ch5_recipe
+    finally:
+        sys.path.remove(str(here))
+    recorded = json.loads((here / "ch5_recipe_65df1c6.json").read_text())
+    threads = torch.get_num_threads()
+    try:
+        assert record_ch5_recipe.recipe(recorded["num_epochs"]) == recorded
+    finally:
+        torch.set_num_threads(threads)
