@@ -437,7 +437,7 @@ def cmd_train_translator(args: argparse.Namespace) -> int:
     config = TrainConfig(
         max_seconds=None if args.minutes is None else 60.0 * args.minutes,
         lr_schedule=lambda epoch: args.lr * args.lr_decay ** (epoch - 1),
-        on_epoch_end=report, progress=not args.quiet, desc="seq2seq")
+        on_epoch_end=report, progress=not args.quiet)
     history = train_seq2seq(net, train_iter, args.lr, num_epochs, tgt_vocab, device,
                             theta=1.0, config=config)
     references = [[" ".join(ref) for ref in refs] for _, refs in valid]

@@ -222,8 +222,8 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
                                      per_pass=log_every)
     try:
         history = fit(net, minibatches, cloze_loss, math.ceil(num_updates / log_every),
-                      optimizer, theta=theta,
-                      config=TrainConfig(progress=progress, desc="cloze"))
+                      optimizer, theta=theta, config=TrainConfig(progress=progress),
+                      desc="cloze")
     except FloatingPointError as error:
         raise FloatingPointError(f"{error} (an epoch here is a round of {log_every} "
                                  "updates)") from None

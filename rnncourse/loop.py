@@ -32,7 +32,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,12 +146,12 @@ class TrainConfig:
     * **lr_schedule**: ``epoch -> lr`` (epochs count from 1), set at each epoch's start.
     * **divergence guard**: one host sync every ``check_every`` minibatches; a loss not
       below ``max_loss`` (NaN and infinity always count) is divergence.
-    * **display**: ``progress`` (a tqdm bar titled ``desc``; ``None``: only inside
-      Jupyter) and ``plot`` (the curves at the end; ``None``: only inside Jupyter).
-    * **hooks**: ``on_epoch_start(epoch)``, ``on_epoch_end(epoch, history)``.
-    * **samples** (language models only): ``predict_prefix`` (a string or several)
-      prints ``predict_len`` greedy tokens every ``predict_every`` epochs and after the
-      last.
+    * **display**: ``progress`` (a tqdm bar; ``None``: only inside Jupyter) and
+      ``plot`` (the curves at the end; ``None``: only inside Jupyter); both off by
+      default (the chapters plot with ``plot_history``).
+    * **on_epoch_end**: ``on_epoch_end(epoch, history)`` after each epoch's validation,
+      with the history so far (its ``stopped`` is already set when training stops
+      after this epoch); e.g. a ``rnncourse.train.SamplePrinter``.
     """
 
     valid_every: int = 1
@@ -163,36 +163,21 @@ class TrainConfig:
     max_loss: float = math.inf
     progress: bool | None = False
     plot: bool | None = False
-    desc: str = "training"
-    on_epoch_start: Callable[[int], None] | None = None
     on_epoch_end: Callable[[int, dict], None] | None = None
-    predict_prefix: str | Sequence[str] | None = None
-    predict_every: int = 10
-    predict_len: int = 50
 
     def __post_init__(self) -> None:
-        for name in ("valid_every", "check_every", "predict_every", "predict_len"):
-            check_positive_int(name, getattr(self, name))
+        check_positive_int("valid_every", self.valid_every)
+        check_positive_int("check_every", self.check_every)
         check_positive_int("patience", self.patience, allow_none=True)
         check_bool("keep_best", self.keep_best)
         check_positive("max_seconds", self.max_seconds, allow_none=True)
         check_positive("max_loss", self.max_loss, finite=False)
         check_callable("lr_schedule", self.lr_schedule, "a function epoch -> lr",
                        allow_none=True)
-        for name in ("on_epoch_start", "on_epoch_end"):
-            check_callable(name, getattr(self, name), allow_none=True)
+        check_callable("on_epoch_end", self.on_epoch_end,
+                       "a function (epoch, history) -> None", allow_none=True)
         check_bool("progress", self.progress, allow_none=True)
         check_bool("plot", self.plot, allow_none=True)
-        check_type("desc", self.desc, str)
-        check_type("predict_prefix", self.predict_prefix, (str, list, tuple),
-                   allow_none=True)
-
-    @property
-    def prefixes(self) -> list[str]:
-        """``predict_prefix`` as a list (empty: no samples)."""
-        if isinstance(self.predict_prefix, str):
-            return [self.predict_prefix]
-        return list(self.predict_prefix or [])
 
 
 # --------------------------------------------------------------------- divergence guard
@@ -432,8 +417,9 @@ def _check_fit_args(num_epochs: int, optimizer: Any, theta: float | None,
 
 def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs: int,
         optimizer: torch.optim.Optimizer | PlainSGD, *, theta: float | None = 1.0,
-        evaluate: Callable[[], float] | None = None,
-        config: TrainConfig | None = None) -> dict:
+        evaluate: Callable[[], float] | None = None, config: TrainConfig | None = None,
+        on_epoch_start: Callable[[int], None] | None = None,
+        desc: str = "training") -> dict:
     """Train ``net`` for ``num_epochs`` passes over ``train_iter``; return the history.
 
     * **minibatch**: ``loss, num_tokens = batch_loss(batch)``, the MEAN loss over
@@ -446,7 +432,9 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     * **validation**: ``evaluate()`` (lower is better, e.g. a perplexity) every
       ``config.valid_every`` epochs and after the last.
     * **config**: a ``TrainConfig`` (validation schedule, early stopping, time budget,
-      lr schedule, divergence guard, progress bar, hooks).
+      lr schedule, divergence guard, progress bar, ``on_epoch_end``).
+    * **on_epoch_start**: ``on_epoch_start(epoch)`` before each epoch (e.g. to reset a
+      state the task carries); ``desc`` titles the progress bar.
     * **divergence**: a loss not below ``config.max_loss``, a non-finite gradient norm
       or non-finite weights stop training: the net gets back the weights of the last
       good check and ``FloatingPointError`` names the epoch, the minibatch and the lr.
@@ -463,20 +451,27 @@ def fit(net: nn.Module, train_iter: Iterable, batch_loss: BatchLoss, num_epochs:
     _check_fit_args(num_epochs, optimizer, theta, evaluate, config)
     check_callable("batch_loss", batch_loss, "a function batch -> (mean loss, "
                    "num_tokens)")
-    return run_epochs(net, lambda monitor: fit_epoch(net, train_iter, batch_loss,
-                                                     optimizer, theta, monitor),
-                      num_epochs, optimizer, theta, evaluate, config)
+    check_callable("on_epoch_start", on_epoch_start, allow_none=True)
+    check_type("desc", desc, str)
+
+    def one_epoch(monitor: Monitor) -> dict:
+        return fit_epoch(net, train_iter, batch_loss, optimizer, theta, monitor)
+
+    return run_epochs(net, one_epoch, num_epochs, optimizer, theta, evaluate, config,
+                      desc=desc, on_epoch_start=on_epoch_start)
 
 
 def run_epochs(net: nn.Module, train_one_epoch: Callable[[Monitor], dict],
                num_epochs: int, optimizer: torch.optim.Optimizer | PlainSGD,
                theta: float | None, evaluate: Callable[[], float] | None,
-               config: TrainConfig,
+               config: TrainConfig, *, desc: str = "training",
+               on_epoch_start: Callable[[int], None] | None = None,
                postfix: Callable[[dict], dict] | None = None) -> dict:
     """The epochs around ``train_one_epoch(monitor)`` (which returns
     ``monitor.end_epoch()``): the lr schedule, validation, early stopping, the time
-    budget, the progress bar, the history (see ``fit``). The arguments are not checked
-    here: ``fit``, ``train_lm`` and ``train_seq2seq`` check theirs."""
+    budget, the progress bar (titled ``desc``, with ``postfix(history)``), the history
+    (see ``fit``). The arguments are not checked here: ``fit`` and ``train_lm`` check
+    theirs."""
     wall_start = time.perf_counter()
     deadline = (None if config.max_seconds is None
                 else wall_start + config.max_seconds)
@@ -492,7 +487,7 @@ def run_epochs(net: nn.Module, train_one_epoch: Callable[[Monitor], dict],
     show_bar = show_progress(config.progress)
     from tqdm import tqdm
 
-    bar = tqdm(range(1, num_epochs + 1), desc=config.desc, unit="epoch",
+    bar = tqdm(range(1, num_epochs + 1), desc=desc, unit="epoch",
                disable=not show_bar, file=sys.stderr)
     try:
         with training(net):
@@ -502,8 +497,8 @@ def run_epochs(net: nn.Module, train_one_epoch: Callable[[Monitor], dict],
                 if config.lr_schedule is not None:
                     for group in optimizer.param_groups:
                         group["lr"] = float(config.lr_schedule(epoch))
-                if config.on_epoch_start is not None:
-                    config.on_epoch_start(epoch)
+                if on_epoch_start is not None:
+                    on_epoch_start(epoch)
                 monitor.start_epoch(epoch)
                 stats = train_one_epoch(monitor)
                 total_tokens += stats["tokens"]

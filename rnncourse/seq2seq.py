@@ -587,7 +587,7 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
     cross-entropy per target token; ``valid``, ``best_epoch`` with validation;
     ``tokens`` counts target tokens, ``tokens_per_sec``, ``seconds``, ``stopped``, ...).
     """
-    config = TrainConfig(desc="seq2seq") if config is None else config
+    config = TrainConfig() if config is None else config
     _check_train_args(net, lr, num_epochs, tgt_vocab, optimizer)
     device = device_of(net) if device is None else torch.device(device)
     net.to(device)
@@ -602,7 +602,8 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
         return seq2seq_batch_loss(net, batch, bos, device)
 
     history = fit(net, data_iter, batch_loss, num_epochs, optimizer, theta=theta,
-                  evaluate=evaluate if valid_iter is not None else None, config=config)
+                  evaluate=evaluate if valid_iter is not None else None, config=config,
+                  desc="seq2seq")
     if show_plot(config.plot):
         plot_history(history, metric="loss", ylabel="cross-entropy per token")
     return history

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .loop import TrainConfig, fit
+from .loop import fit
 
 __all__ = [
     "noisy_sine",
@@ -138,7 +138,7 @@ def train_regressor(net: nn.Module, features: torch.Tensor, labels: torch.Tensor
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     minibatches = _ShuffledMinibatches(len(features), batch_size, features.device)
     history = fit(net, minibatches, batch_loss, epochs, optimizer, theta=None,
-                  evaluate=mse_on_all_rows, config=TrainConfig(desc="regression"))
+                  evaluate=mse_on_all_rows, desc="regression")
     return history["valid"]  # one per epoch
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -52,6 +52,7 @@ __all__ = [
     "grad_clipping",
     "PlainSGD",
     "TrainConfig",
+    "SamplePrinter",
     "FixedBatches",
     "train_epoch",
     "train_lm",
@@ -269,25 +270,38 @@ def _bar_postfix(history: dict) -> dict:
     return postfix
 
 
-def _sample_printer(net: nn.Module, vocab: Vocab, device: torch.device,
-                    num_epochs: int, config: TrainConfig, samples: list) -> Any:
-    """``on_epoch_end`` for ``config.predict_prefix``: greedy samples every
-    ``predict_every`` epochs and after the last, kept in ``samples`` (then the
-    caller's own ``on_epoch_end``)."""
-    # imported here: generate is the consumer of trained models, not a dependency
-    from .generate import predict
+class SamplePrinter:
+    """``on_epoch_end`` that prints greedy samples while a language model trains:
+    ``predict(prefix, length, net, vocab)`` for each of ``prefixes`` every ``every``
+    epochs, after epoch ``num_epochs`` (when given) and when training stops early. The
+    samples are kept in ``self.samples`` as dicts ``{"epoch", "prefix", "text"}``.
 
-    def on_epoch_end(epoch: int, history: dict) -> None:
-        last = epoch == num_epochs or history["stopped"] is not None
-        if config.prefixes and (epoch % config.predict_every == 0 or last):
-            for prefix in config.prefixes:
-                text = predict(prefix, config.predict_len, net, vocab, device)
-                samples.append({"epoch": epoch, "prefix": prefix, "text": text})
+    ``train_lm(..., config=TrainConfig(on_epoch_end=SamplePrinter(net, vocab,
+    ["time "])))``
+    """
+
+    def __init__(self, net: nn.Module, vocab: Vocab, prefixes: str | Sequence[str],
+                 every: int = 10, length: int = 50,
+                 num_epochs: int | None = None) -> None:
+        check_type("prefixes", prefixes, (str, list, tuple))
+        self.prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+        self.every = check_positive_int("every", every)
+        self.length = check_positive_int("length", length)
+        self.num_epochs = check_positive_int("num_epochs", num_epochs, allow_none=True)
+        self.net, self.vocab = net, vocab
+        self.samples: list[dict] = []
+
+    def __call__(self, epoch: int, history: dict) -> None:
+        # imported here: generate is the consumer of trained models, not a dependency
+        from .generate import predict
+
+        if (epoch % self.every == 0 or epoch == self.num_epochs
+                or history["stopped"] is not None):
+            for prefix in self.prefixes:
+                text = predict(prefix, self.length, self.net, self.vocab,
+                               device_of(self.net))
+                self.samples.append({"epoch": epoch, "prefix": prefix, "text": text})
                 say(f"epoch {epoch}: {text}")
-        if config.on_epoch_end is not None:
-            config.on_epoch_end(epoch, history)
-
-    return on_epoch_end
 
 
 def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -312,15 +326,15 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
       ``evaluate_perplexity`` every ``config.valid_every`` epochs (and after the last).
     * **config**: a ``TrainConfig``: ``keep_best``, ``patience``, ``max_seconds`` (from
       the call; stops mid-epoch if need be, and that epoch's perplexity covers the
-      minibatches it trained on), ``lr_schedule``, samples (``predict_prefix``,
-      ``predict_every``, ``predict_len``, kept in the history), ``progress``, ``plot``.
+      minibatches it trained on), ``lr_schedule``, ``progress``, ``plot``,
+      ``on_epoch_end`` (e.g. a ``SamplePrinter``: samples of text as training goes).
 
     Returns a history dict: ``perplexity``, ``grad_norm`` (mean norm before clipping),
     ``lr`` and ``epoch_seconds``, one entry per epoch; ``valid_perplexity`` and
     ``valid_epochs`` (with ``valid_iter``); ``tokens``, ``seconds`` (time spent
     training, validation excluded), ``tokens_per_sec``, ``wall_seconds``, ``stopped``
     (None, or why training stopped early: ``"max_seconds"`` or ``"patience"``),
-    ``best_epoch`` and ``best_valid_perplexity`` (with ``valid_iter``), ``samples``.
+    ``best_epoch`` and ``best_valid_perplexity`` (with ``valid_iter``).
 
     Raises ``FloatingPointError`` (naming the epoch, the minibatch and the lr) when the
     loss becomes NaN, infinite or so large that the perplexity overflows, at most
@@ -343,14 +357,12 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
         return train_epoch(net, train_iter, optimizer, device, theta, use_random_iter,
                            monitor)
 
-    samples: list[dict] = []
     # the budget counts from the call, as the checks and the move to the device take
     # time too
     budget = (None if config.max_seconds is None else
               max(config.max_seconds - (time.perf_counter() - wall_start), 1e-12))
-    run = dataclasses.replace(
-        config, max_seconds=budget, max_loss=min(config.max_loss, _MAX_LOG_PERPLEXITY),
-        on_epoch_end=_sample_printer(net, vocab, device, num_epochs, config, samples))
+    run = dataclasses.replace(config, max_seconds=budget,
+                              max_loss=min(config.max_loss, _MAX_LOG_PERPLEXITY))
     fitted = run_epochs(net, one_epoch, num_epochs, optimizer, theta,
                         validation_perplexity if valid_iter is not None else None, run,
                         postfix=_bar_postfix)
@@ -359,7 +371,6 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
                                               for loss in fitted["loss"]],
                                "grad_norm": fitted["grad_norm"], "lr": fitted["lr"],
                                "epoch_seconds": fitted["epoch_seconds"],
-                               "samples": samples,
                                "stopped": fitted["stopped"]}
     if valid_iter is not None:
         history.update(valid_perplexity=fitted["valid"],

@@ -149,9 +149,9 @@ def test_hooks_see_each_epoch_and_the_stop(task):
     fit(net, loader, bigram_loss(net), 4, PlainSGD(net.parameters(), lr=1.0),
         evaluate=lambda: mean_loss(net, valid_batches),
         config=TrainConfig(patience=1, lr_schedule=lambda e: 1.0 if e < 3 else 0.0,
-                           on_epoch_start=lambda epoch: calls.append(("start", epoch, net.training)),
                            on_epoch_end=lambda epoch, history: calls.append(
-                               ("end", epoch, history["stopped"], len(history["valid"])))))
+                               ("end", epoch, history["stopped"], len(history["valid"])))),
+        on_epoch_start=lambda epoch: calls.append(("start", epoch, net.training)))
     assert calls == [("start", 1, True), ("end", 1, None, 1), ("start", 2, True), ("end", 2, None, 2),
                      ("start", 3, True), ("end", 3, "patience", 3)]
 
@@ -221,7 +221,7 @@ def test_progress_bar_only_on_request_and_never_with_tqdm_disable(task, monkeypa
     assert not show_progress(None)  # not inside Jupyter
     batches = list(loader)[:2]
     fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0),
-        config=TrainConfig(progress=True, desc="bigram"))
+        config=TrainConfig(progress=True), desc="bigram")
     err = capsys.readouterr().err
     assert "bigram" in err and "2/2" in err and "loss=" in err
     fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0))
@@ -229,7 +229,7 @@ def test_progress_bar_only_on_request_and_never_with_tqdm_disable(task, monkeypa
     monkeypatch.setenv("TQDM_DISABLE", "1")
     assert not show_progress(True)
     fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0),
-        config=TrainConfig(progress=True, desc="bigram"))
+        config=TrainConfig(progress=True), desc="bigram")
     assert capsys.readouterr().err == ""
 
 
@@ -272,7 +272,8 @@ def test_fit_rejects_bad_arguments(task):
         args = {"num_epochs": 1, **kwargs}
         with pytest.raises(TypeError):
             fit(net, loader, loss, args.pop("num_epochs"), sgd, **args)
-    for kwargs in ({"keep_best": 1}, {"check_every": 2.0}, {"lr_schedule": 0.1}, {"progress": "yes"}):
+    for kwargs in ({"keep_best": 1}, {"check_every": 2.0}, {"lr_schedule": 0.1}, {"progress": "yes"},
+                   {"on_epoch_end": "print"}):
         with pytest.raises(TypeError, match=next(iter(kwargs))):
             TrainConfig(**kwargs)
     with pytest.raises(TypeError, match="batch_loss"):

@@ -18,8 +18,9 @@ from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.sampling import SeqDataLoader, load_data_time_machine, seq_data_iter_sequential
 from rnncourse.text import load_corpus_time_machine
 from rnncourse.loop import Monitor
-from rnncourse.train import (CheckpointError, FixedBatches, PlainSGD, TrainConfig, evaluate_perplexity,
-                             grad_clipping, load_checkpoint, save_checkpoint, train_epoch, train_lm)
+from rnncourse.train import (CheckpointError, FixedBatches, PlainSGD, SamplePrinter, TrainConfig,
+                             evaluate_perplexity, grad_clipping, load_checkpoint, save_checkpoint, train_epoch,
+                             train_lm)
 from rnncourse.utils import set_seed
 
 
@@ -235,7 +236,7 @@ def test_train_lm_rejects_bad_arguments(small_batches):
         args = {"lr": 1.0, "num_epochs": 1, **kwargs}
         with pytest.raises(TypeError):  # a wrong type is a TypeError (rnncourse.checks)
             train_lm(net, loader, vocab, **args)
-    for kwargs in ({"patience": 0}, {"valid_every": 0}, {"max_seconds": 0}, {"predict_every": 0}):
+    for kwargs in ({"patience": 0}, {"valid_every": 0}, {"max_seconds": 0}, {"check_every": 0}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             TrainConfig(**kwargs)
 
@@ -317,12 +318,21 @@ def test_train_lm_is_quiet_by_default_and_prints_samples_on_request(small_batche
     net.eval()
     history = train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=2)
     assert capsys.readouterr().out == "" and not net.training  # quiet, and the mode is restored
-    history = train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=3,
-                       config=TrainConfig(predict_prefix=["time ", "the "], predict_every=2, predict_len=7))
+    printer = SamplePrinter(net, vocab, ["time ", "the "], every=2, length=7, num_epochs=3)
+    train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=3, config=TrainConfig(on_epoch_end=printer))
     out = capsys.readouterr().out.splitlines()
-    assert [s["epoch"] for s in history["samples"]] == [2, 2, 3, 3]
-    assert [len(s["text"]) for s in history["samples"]] == [5 + 7, 4 + 7] * 2
-    assert out == [f"epoch {s['epoch']}: {s['text']}" for s in history["samples"]]
+    assert [s["epoch"] for s in printer.samples] == [2, 2, 3, 3]
+    assert [len(s["text"]) for s in printer.samples] == [5 + 7, 4 + 7] * 2
+    assert out == [f"epoch {s['epoch']}: {s['text']}" for s in printer.samples]
+    # and when training stops early (here: the time budget)
+    printer = SamplePrinter(net, vocab, "time ", every=10, length=3)
+    train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=30,
+             config=TrainConfig(max_seconds=1e-9, on_epoch_end=printer))
+    assert [s["epoch"] for s in printer.samples] == [1]
+    capsys.readouterr()
+    for kwargs in ({"every": 0}, {"length": 0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            SamplePrinter(net, vocab, "time ", **kwargs)
 
 
 # ----------------------------------------------------------------------------- evaluate_perplexity
