@@ -405,6 +405,7 @@ def cmd_train_translator(args: argparse.Namespace) -> int:
 
     from .bleu import corpus_bleu
     from .decoding import translate_corpus
+    from .loop import TrainConfig
     from .seq2seq import build_translator, save_translator, train_seq2seq
     from .translation import load_split_nmt, nmt_loader, nmt_vocabs
     from .utils import set_seed
