@@ -253,7 +253,8 @@ def save_translator(path: str | os.PathLike, net: nn.Module, src_vocab: Vocab,
                 "decoder_class": type(net.decoder).__name__,
                 "decoder": dict(net.decoder.config),
                 "state_dict": _cpu_state_dict(net),
-                "src_vocab": _vocab_dict(src_vocab), "tgt_vocab": _vocab_dict(tgt_vocab),
+                "src_vocab": _vocab_dict(src_vocab),
+                "tgt_vocab": _vocab_dict(tgt_vocab),
                 "extra": extra}, path)
 
 

@@ -11,20 +11,20 @@
 ``fit_epoch`` is one epoch of it (the cloze task, the time-series regressor, the
 sequence-to-sequence models); the language models have their own epoch,
 ``rnncourse.train.train_epoch``, the one chapter 5 shows. Both report each step to a
-``Monitor`` (the epoch's statistics, the time budget, the guard against divergence), and
-both run inside ``run_epochs`` (validation, early stopping, the lr schedule, the progress
-bar, the history), with the settings of a ``TrainConfig``.
+``Monitor`` (the epoch's statistics, the time budget, the guard against divergence),
+and both run inside ``run_epochs`` (validation, early stopping, the lr schedule, the
+progress bar, the history), with the settings of a ``TrainConfig``.
 
 **Host syncs.** On CUDA every ``.item()`` waits for the GPU to finish. The monitor keeps
 the per-minibatch losses and gradient norms on the device and reads them back once every
 ``check_every`` minibatches and at the end of the epoch; clipping scales by
 ``min(1, theta / norm)`` on the device instead of testing ``norm > theta`` on the host.
 
-**Divergence.** At each of those checks the monitor looks for a non-finite (or too large)
-loss, a non-finite gradient norm and non-finite weights. When all is well it copies the
-weights (the snapshot); when not, it puts the last snapshot back into the net and raises
-``FloatingPointError``. So a diverged run stops within ``check_every`` minibatches and
-leaves the net with the last weights known to be finite.
+**Divergence.** At each of those checks the monitor looks for a non-finite (or too
+large) loss, a non-finite gradient norm and non-finite weights. When all is well it
+copies the weights (the snapshot); when not, it puts the last snapshot back into the net
+and raises ``FloatingPointError``. So a diverged run stops within ``check_every``
+minibatches and leaves the net with the last weights known to be finite.
 """
 from __future__ import annotations
 
@@ -396,7 +396,7 @@ def show_progress(progress: bool | None) -> bool:
 
 
 def show_plot(plot: bool | None) -> bool:
-    """Whether to plot at the end: ``plot``, where ``None`` means only inside Jupyter."""
+    """Whether to plot at the end: ``plot``; ``None`` means only inside Jupyter."""
     return bool(_in_ipython_kernel() if plot is None else plot)
 
 

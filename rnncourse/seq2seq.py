@@ -33,9 +33,7 @@ output through ``rnncourse.attention.AdditiveAttention``. Both decoders take opt
 """
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch

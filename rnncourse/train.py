@@ -21,13 +21,13 @@ pass ``device=try_gpu()``.
 
 **Sampling schemes.** Whether the state is carried across minibatches (sequential
 partitioning) or starts afresh for each (random sampling) is read from the iterator's
-``use_random_iter`` attribute (a ``SeqDataLoader`` and a ``FixedBatches`` have one). Wrap
-minibatches from elsewhere as ``FixedBatches(batches, use_random_iter=...)``;
+``use_random_iter`` attribute (a ``SeqDataLoader`` and a ``FixedBatches`` have one).
+Wrap minibatches from elsewhere as ``FixedBatches(batches, use_random_iter=...)``;
 ``evaluate_perplexity`` also takes ``use_random_iter=``.
 
 Checkpoints (``save_checkpoint``, ``load_checkpoint``, ``CheckpointError``) live in
-``rnncourse.checkpoint``; they are imported here too, where the CLI and the chapters look
-for them.
+``rnncourse.checkpoint``; they are imported here too, where the CLI and the chapters
+look for them.
 """
 from __future__ import annotations
 

@@ -300,3 +300,19 @@ def test_token_counts_may_be_tensors_and_must_be_positive(task):
     assert as_tensor["loss"] == as_int["loss"] and as_tensor["tokens"] == as_int["tokens"] == 12 * 16 * 20
     with pytest.raises(ValueError, match="token count of 0"):
         fit(net, batches, lambda batch: (bigram_loss(net)(batch)[0], 0), 1, PlainSGD(net.parameters(), lr=1.0))
+
+
+def test_mode_is_restored_when_training_diverges(task):
+    net, loader, _, _ = task
+    net.eval()
+    recorder = Recorder(net, bigram_loss(net), poison_at=2)
+    modes = []
+
+    def batch_loss(batch):
+        modes.append(net.training)
+        return recorder(batch)
+
+    with pytest.raises(FloatingPointError):
+        fit(net, loader, batch_loss, 1, PlainSGD(net.parameters(), lr=1.0), config=TrainConfig(check_every=1))
+    assert modes == [True, True]  # trained in training mode
+    assert not net.training  # and the eval mode it had is back
