@@ -400,12 +400,16 @@ def show_plot(plot: bool | None) -> bool:
     return bool(_in_ipython_kernel() if plot is None else plot)
 
 
-def _check_fit_args(num_epochs: int, optimizer: Any, theta: float | None,
-                    evaluate: Any, config: TrainConfig) -> None:
-    check_positive_int("num_epochs", num_epochs)
+def _check_optimizer(optimizer: Any) -> None:
     if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
         raise TypeError("optimizer must be a torch.optim.Optimizer or a PlainSGD, got "
                         f"{type(optimizer).__name__}")
+
+
+def _check_fit_args(num_epochs: int, optimizer: Any, theta: float | None,
+                    evaluate: Any, config: TrainConfig) -> None:
+    check_positive_int("num_epochs", num_epochs)
+    _check_optimizer(optimizer)
     check_positive("theta", theta, allow_none=True)
     check_callable("evaluate", evaluate, "a function () -> float (lower is better)",
                    allow_none=True)

@@ -549,12 +549,12 @@ def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
     return total / tokens
 
 
-def _check_train_args(net: nn.Module, lr: Any, num_epochs: Any, tgt_vocab: Vocab,
+def _check_train_args(net: nn.Module, lr: Any, tgt_vocab: Vocab,
                       optimizer: Any) -> None:
-    """``train_seq2seq``'s own arguments (``fit`` checks the rest)."""
-    from .checks import check_positive, check_positive_int
+    """``train_seq2seq``'s own arguments (``fit`` checks the rest: ``num_epochs``,
+    ``theta``, the optimizer, the config)."""
+    from .checks import check_positive
 
-    check_positive_int("num_epochs", num_epochs)
     if optimizer is None:
         check_positive("lr", lr)
     _check_translator_vocab(net, tgt_vocab)
@@ -586,7 +586,7 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
     ``tokens`` counts target tokens, ``tokens_per_sec``, ``seconds``, ``stopped``, ...).
     """
     config = TrainConfig() if config is None else config
-    _check_train_args(net, lr, num_epochs, tgt_vocab, optimizer)
+    _check_train_args(net, lr, tgt_vocab, optimizer)
     device = device_of(net) if device is None else torch.device(device)
     net.to(device)
     if optimizer is None:

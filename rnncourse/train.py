@@ -43,8 +43,9 @@ from torch import nn
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .checks import check_bool, check_positive, check_positive_int, check_type
-from .loop import (Monitor, PlainSGD, TrainConfig, _clip_grad_norm, _current_lr,
-                   _grads, grad_clipping, plot_history, run_epochs, say, show_plot)
+from .loop import (Monitor, PlainSGD, TrainConfig, _check_optimizer, _clip_grad_norm,
+                   _current_lr, _grads, grad_clipping, plot_history, run_epochs, say,
+                   show_plot)
 from .text import Vocab
 from .utils import device_of, evaluating
 
@@ -247,7 +248,9 @@ def _check_args(net: nn.Module, train_iter: Any, vocab: Vocab, lr: Any,
     check_positive_int("num_epochs", num_epochs)
     if optimizer is None:
         check_positive("lr", lr)
-    elif lr is not None and lr != _current_lr(optimizer):
+    else:
+        _check_optimizer(optimizer)
+    if optimizer is not None and lr is not None and lr != _current_lr(optimizer):
         raise ValueError(f"lr={lr} contradicts the optimizer's own "
                          f"lr={_current_lr(optimizer)}: with an optimizer, pass "
                          "lr=None (or its lr)")

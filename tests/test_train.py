@@ -232,7 +232,8 @@ def test_train_lm_rejects_bad_arguments(small_batches):
             train_lm(net, loader, vocab, **args)
     with pytest.raises(ValueError, match="vocabulary"):
         train_lm(RNNModelScratch(len(vocab) + 1, 8), loader, vocab, lr=1.0, num_epochs=1)
-    for kwargs in ({"lr": True}, {"num_epochs": 1.5}, {"theta": "1"}, {"config": {"patience": 2}}):
+    for kwargs in ({"lr": True}, {"num_epochs": 1.5}, {"theta": "1"}, {"config": {"patience": 2}},
+                   {"lr": None, "optimizer": 0.1}):
         args = {"lr": 1.0, "num_epochs": 1, **kwargs}
         with pytest.raises(TypeError):  # a wrong type is a TypeError (rnncourse.checks)
             train_lm(net, loader, vocab, **args)
