@@ -42,7 +42,7 @@ from torch import nn
 
 from .attention import AdditiveAttention
 from .checkpoint import load_translator, save_translator
-from .checks import check_type
+from .checks import check_positive, check_type
 from .loop import TrainConfig, fit, plot_history, show_plot
 from .text import Vocab
 from .utils import device_of
@@ -553,8 +553,6 @@ def _check_train_args(net: nn.Module, lr: Any, tgt_vocab: Vocab,
                       optimizer: Any) -> None:
     """``train_seq2seq``'s own arguments (``fit`` checks the rest: ``num_epochs``,
     ``theta``, the optimizer, the config)."""
-    from .checks import check_positive
-
     if optimizer is None:
         check_positive("lr", lr)
     _check_translator_vocab(net, tgt_vocab)
