@@ -116,7 +116,7 @@ from rnncourse.ngram import (KneserNeyLM, kneser_ney_table, laplace_table,
                              train_valid_test_split)
 from rnncourse.sampling import SeqDataLoader
 from rnncourse.text import load_corpus_time_machine
-from rnncourse.train import FixedBatches, evaluate_perplexity, train_lm
+from rnncourse.train import FixedBatches, TrainConfig, evaluate_perplexity, train_lm
 from rnncourse.utils import set_seed, try_gpu
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "lm_quality.json"
@@ -267,12 +267,12 @@ def train_and_evaluate(
         optimizer=optimizer,
         theta=spec["theta"],
         valid_iter=valid_iter,
-        keep_best=True,
-        patience=spec["patience"],
-        max_seconds=seconds,
-        lr_schedule=lambda epoch: lr * decay ** (epoch - 1),
-        progress=False,
-        plot=False,
+        config=TrainConfig(
+            keep_best=True,
+            patience=spec["patience"],
+            max_seconds=seconds,
+            lr_schedule=lambda epoch: lr * decay ** (epoch - 1),
+        ),
     )
     row = {
         "name": name,

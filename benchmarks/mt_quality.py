@@ -273,6 +273,7 @@ def format_table(table: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from rnncourse.loop import TrainConfig
     from rnncourse.seq2seq import train_seq2seq
     from rnncourse.translation import load_split_nmt, nmt_loader, nmt_vocabs
     from rnncourse.utils import set_seed, try_gpu
@@ -320,9 +321,9 @@ def main(argv: list[str] | None = None) -> dict:
         def report(epoch: int, history: dict) -> None:
             print(f"epoch {epoch}: loss {history['loss'][-1]:.3f}, {history['epoch_seconds'][-1]:.0f} s", flush=True)
 
+        config = TrainConfig(max_seconds=args.minutes * 60, lr_schedule=lr_schedule, on_epoch_end=report)
         history = train_seq2seq(net, train_iter, recipe["lr"], 10_000, tgt_vocab, device, theta=recipe["theta"],
-                                max_seconds=args.minutes * 60, lr_schedule=lr_schedule, on_epoch_end=report,
-                                progress=False, plot=False)
+                                config=config)
         load_end = load_average()
         print(f"trained {history['seconds']:.0f} s, {history['epochs']} epoch(s) begun, "
               f"{history['tokens_per_sec']:,.0f} target tokens/s; load average {load_end}", flush=True)

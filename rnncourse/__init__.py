@@ -12,8 +12,11 @@ One module per job; import what a chapter needs from its module, e.g.
 * ``timeseries``  the noisy sine, lag features, 1-step/multi-step/k-step prediction
 * ``models``      scratch RNN/GRU/LSTM cells, deep and bidirectional stacks, language
                   models
-* ``train``       the one training loop (``train_lm``), perplexity, clipping,
-                  checkpoints
+* ``train``       language-model training: the epoch (``train_epoch``), ``train_lm``,
+                  perplexity
+* ``loop``        the generic loop ``fit``, ``TrainConfig``, clipping, the ``Monitor``
+                  (statistics, time budget, divergence guard)
+* ``checkpoint``  language models and translators in files, and back
 * ``generate``    ``predict``: text from a prefix, greedy or sampled
 * ``memory_tasks`` delayed recall: where gated cells keep what a plain RNN loses
 * ``bptt``        the hand-derived backward pass of a linear RNN, gradient norms

@@ -176,16 +176,11 @@ def _split(data: dict, path: str) -> tuple[list[int], list[int], list[int], Any]
 
 
 def _plain_history(history: dict) -> dict:
-    """The history as plain data (what ``save_checkpoint`` accepts)."""
-    plain = {}
-    for key, value in history.items():
-        if isinstance(value, (str, int, float, bool, type(None))):
-            plain[key] = value
-        elif isinstance(value, (list, tuple)) and all(
-                isinstance(v, (str, int, float, bool, type(None), dict))
-                for v in value):
-            plain[key] = list(value)
-    return plain
+    """The entries of the history that are plain data (what ``save_checkpoint``
+    accepts)."""
+    from .checkpoint import is_plain
+
+    return {key: value for key, value in history.items() if is_plain(value)}
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -207,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .ngram import train_valid_test_split
     from .sampling import SeqDataLoader
-    from .train import PlainSGD, save_checkpoint, train_lm
+    from .train import PlainSGD, TrainConfig, save_checkpoint, train_lm
     from .utils import set_seed
 
     if args.threads is not None:
@@ -243,11 +238,12 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"hidden units, {num_params:,} parameters, on {device}; {args.optimizer} "
           f"lr={lr:g}, at most {budget}", flush=True)
 
+    config = TrainConfig(keep_best=True, patience=args.patience,
+                         max_seconds=max_seconds, lr_schedule=schedule,
+                         progress=not args.quiet)
     history = train_lm(net, train_iter, vocab, lr=None, num_epochs=num_epochs,
-                       device=device, use_random_iter=False, optimizer=optimizer,
-                       theta=args.clip, valid_iter=valid_iter, keep_best=True,
-                       patience=args.patience, max_seconds=max_seconds,
-                       lr_schedule=schedule, progress=not args.quiet, plot=False)
+                       device=device, theta=args.clip, valid_iter=valid_iter,
+                       optimizer=optimizer, config=config)
 
     print(f"{'epoch':>5} {'train ppl':>10} {'valid ppl':>10} {'lr':>9} {'seconds':>8}")
     valid_at = dict(zip(history["valid_epochs"], history["valid_perplexity"]))
@@ -409,6 +405,7 @@ def cmd_train_translator(args: argparse.Namespace) -> int:
 
     from .bleu import corpus_bleu
     from .decoding import translate_corpus
+    from .loop import TrainConfig
     from .seq2seq import build_translator, save_translator, train_seq2seq
     from .translation import load_split_nmt, nmt_loader, nmt_vocabs
     from .utils import set_seed
@@ -438,13 +435,12 @@ def cmd_train_translator(args: argparse.Namespace) -> int:
         print(f"epoch {epoch}: training loss {history['loss'][-1]:.3f} per target "
               f"token, {history['epoch_seconds'][-1]:.1f} s", flush=True)
 
+    config = TrainConfig(
+        max_seconds=None if args.minutes is None else 60.0 * args.minutes,
+        lr_schedule=lambda epoch: args.lr * args.lr_decay ** (epoch - 1),
+        on_epoch_end=report, progress=not args.quiet)
     history = train_seq2seq(net, train_iter, args.lr, num_epochs, tgt_vocab, device,
-                            theta=1.0,
-                            max_seconds=(None if args.minutes is None
-                                         else 60.0 * args.minutes),
-                            lr_schedule=lambda epoch: (args.lr
-                                                       * args.lr_decay ** (epoch - 1)),
-                            on_epoch_end=report, progress=not args.quiet, plot=False)
+                            theta=1.0, config=config)
     references = [[" ".join(ref) for ref in refs] for _, refs in valid]
     hypotheses = translate_corpus(net, [src for src, _ in valid], src_vocab, tgt_vocab,
                                   MT_NUM_STEPS, device=device)

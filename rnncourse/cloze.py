@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .checks import check_int, check_positive, check_positive_int
-from .loop import fit
+from .loop import TrainConfig, fit
 from .utils import device_of, evaluating
 
 __all__ = ["make_cloze_data", "ClozeModel", "num_cloze_parameters",
@@ -250,7 +250,8 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
                                      per_pass=log_every)
     try:
         history = fit(net, minibatches, cloze_loss, math.ceil(num_updates / log_every),
-                      optimizer, theta=theta, progress=progress, desc="cloze")
+                      optimizer, theta=theta, config=TrainConfig(progress=progress),
+                      desc="cloze")
     except FloatingPointError as error:
         raise FloatingPointError(f"{error} (an epoch here is a round of {log_every} "
                                  "updates)") from None

@@ -33,9 +33,7 @@ output through ``rnncourse.attention.AdditiveAttention``. Both decoders take opt
 """
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -43,7 +41,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import AdditiveAttention, select_lengths
-from .checks import check_positive_int, check_probability, check_type
+from .checkpoint import load_translator, save_translator
+from .checks import check_positive, check_positive_int, check_probability, check_type
+from .loop import TrainConfig, fit, plot_history, show_plot
 from .text import Vocab
 from .utils import device_of, evaluating
 
@@ -553,10 +553,6 @@ def _check_translator_vocab(net: nn.Module, tgt_vocab: Vocab) -> None:
                          "len(tgt_vocab)")
 
 
-# train_seq2seq's name for utils.device_of (its call is engineer 1's to replace)
-_net_device = device_of
-
-
 def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
                   device: str | torch.device | None = None) -> float:
     """Mean cross-entropy per real target token of ``net`` on ``data_iter`` (teacher
@@ -576,18 +572,21 @@ def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
     return total / tokens
 
 
+def _check_train_args(net: nn.Module, lr: Any, tgt_vocab: Vocab,
+                      optimizer: Any) -> None:
+    """``train_seq2seq``'s own arguments (``fit`` checks the rest: ``num_epochs``,
+    ``theta``, the optimizer, the config)."""
+    if optimizer is None:
+        check_positive("lr", lr)
+    _check_translator_vocab(net, tgt_vocab)
+
+
 def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
                   num_epochs: int, tgt_vocab: Vocab,
                   device: str | torch.device | None = None, *,
                   optimizer: torch.optim.Optimizer | None = None,
-                  theta: float | None = 1.0,
-                  valid_iter: Iterable | None = None,
-                  evaluate: Callable[[], float] | None = None, valid_every: int = 1,
-                  keep_best: bool = False, patience: int | None = None,
-                  max_seconds: float | None = None,
-                  lr_schedule: Callable[[int], float] | None = None,
-                  on_epoch_end: Callable[[int, dict], None] | None = None,
-                  progress: bool | None = None, plot: bool | None = None) -> dict:
+                  theta: float | None = 1.0, valid_iter: Iterable | None = None,
+                  config: TrainConfig | None = None) -> dict:
     """Train an encoder–decoder on minibatches ``(X, X_valid_len, Y, Y_valid_len)`` with
     teacher forcing (the decoder reads ``<bos>`` + ``Y`` without its last token) and the
     masked loss, on the shared loop ``rnncourse.loop.fit``.
@@ -596,141 +595,52 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
       may be None).
     * **clipping**: global gradient norm at most ``theta`` (``None``: off).
     * **validation** (optional): ``valid_iter`` scores the mean cross-entropy per target
-      token (``evaluate_loss``), or pass ``evaluate`` (any "lower is better" number,
-      e.g. minus a validation BLEU); every ``valid_every`` epochs; ``keep_best``,
-      ``patience``.
-    * **budget**: ``max_seconds`` of wall-clock time (may stop mid-epoch).
+      token (``evaluate_loss``) every ``config.valid_every`` epochs. For another
+      "lower is better" number (e.g. minus a validation BLEU) call ``fit`` with
+      ``seq2seq_batch_loss`` and your ``evaluate``.
+    * **config**: a ``TrainConfig`` (``keep_best``, ``patience``, ``max_seconds``,
+      ``lr_schedule``, ``on_epoch_end``, ``progress``, ``plot``...).
     * **device**: ``None`` trains where the net is; a device moves the net there.
 
     Returns ``fit``'s history dict (``loss`` per epoch is the mean training
     cross-entropy per target token; ``valid``, ``best_epoch`` with validation;
     ``tokens`` counts target tokens, ``tokens_per_sec``, ``seconds``, ``stopped``, ...).
     """
-    from .loop import fit, plot_history
-
-    if (isinstance(num_epochs, bool) or not isinstance(num_epochs, int)
-            or num_epochs < 1):
-        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
-    if optimizer is None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                              or not lr > 0 or math.isinf(lr)):
-        raise ValueError("lr must be a positive finite number for the default Adam "
-                         f"optimizer, got {lr!r}")
-    if valid_iter is not None and evaluate is not None:
-        raise ValueError("pass valid_iter or evaluate, not both")
-    _check_translator_vocab(net, tgt_vocab)
-    device = _net_device(net) if device is None else torch.device(device)
+    config = TrainConfig() if config is None else config
+    _check_train_args(net, lr, tgt_vocab, optimizer)
+    device = device_of(net) if device is None else torch.device(device)
     net.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     bos = tgt_vocab["<bos>"]
-    if valid_iter is not None:
-        def evaluate() -> float:
-            return evaluate_loss(net, valid_iter, tgt_vocab, device)
+
+    def evaluate() -> float:
+        return evaluate_loss(net, valid_iter, tgt_vocab, device)
 
     def batch_loss(batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, int]:
         return seq2seq_batch_loss(net, batch, bos, device)
 
-    was_training = net.training
-    net.train()
-    try:
-        history = fit(net, data_iter, batch_loss, num_epochs, optimizer, theta=theta,
-                      evaluate=evaluate, valid_every=valid_every, keep_best=keep_best,
-                      patience=patience, max_seconds=max_seconds,
-                      lr_schedule=lr_schedule, on_epoch_end=on_epoch_end,
-                      progress=progress, desc="seq2seq")
-    finally:
-        net.train(was_training)
-    if plot if plot is not None else _in_ipython_kernel():
+    history = fit(net, data_iter, batch_loss, num_epochs, optimizer, theta=theta,
+                  evaluate=evaluate if valid_iter is not None else None, config=config,
+                  desc="seq2seq")
+    if show_plot(config.plot):
         plot_history(history, metric="loss", ylabel="cross-entropy per token")
     return history
 
 
-def _in_ipython_kernel() -> bool:
-    from .loop import _in_ipython_kernel as in_kernel
-
-    return in_kernel()
-
-
 # ------------------------------------------------------------------------ save and load
 
-_FORMAT = "rnncourse-translator"
-
-
-def _vocab_dict(vocab: Vocab) -> dict:
-    return {"idx_to_token": list(vocab.idx_to_token),
-            "token_freqs": [[token, int(count)] for token, count in vocab.token_freqs]}
-
-
-def save_translator(path: str | os.PathLike, net: EncoderDecoder, src_vocab: Vocab,
-                    tgt_vocab: Vocab, **extra: Any) -> None:
-    """Save an encoder–decoder built from this module's classes with its source and
-    target vocabularies (and plain ``extra`` data, e.g. ``num_steps`` or the history) to
-    ``path``: a plain dict written by ``torch.save`` that ``load_translator`` reads with
-    ``weights_only=True`` (a translator file cannot run code)."""
-    from .train import _check_plain
-
+def _check_translator(net: nn.Module, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+    """What ``save_translator`` can save: this module's classes, and vocabularies that
+    fit them."""
     if (not isinstance(net, EncoderDecoder)
             or not isinstance(net.encoder, Seq2SeqEncoder)
             or type(net.decoder).__name__ not in _DECODERS):
         raise TypeError("save_translator saves an EncoderDecoder of a Seq2SeqEncoder "
                         "and a Seq2SeqDecoder or Seq2SeqAttentionDecoder, got "
                         f"{type(net).__name__}")
-    if not isinstance(src_vocab, Vocab):
-        raise TypeError("src_vocab must be an rnncourse.text.Vocab, got "
-                        f"{type(src_vocab).__name__}")
+    check_type("src_vocab", src_vocab, Vocab)
     _check_translator_vocab(net, tgt_vocab)
     if net.encoder.vocab_size != len(src_vocab):
         raise ValueError(f"the encoder reads {net.encoder.vocab_size} tokens but the "
                          f"source vocabulary has {len(src_vocab)}")
-    _check_plain(extra, "extra")
-    torch.save({
-        "format": _FORMAT,
-        "version": 1,
-        "encoder": dict(net.encoder.config),
-        "decoder_class": type(net.decoder).__name__,
-        "decoder": dict(net.decoder.config),
-        "state_dict": {name: t.detach().cpu() for name, t in net.state_dict().items()},
-        "src_vocab": _vocab_dict(src_vocab),
-        "tgt_vocab": _vocab_dict(tgt_vocab),
-        "extra": extra,
-    }, path)
-
-
-def load_translator(path: str | os.PathLike, device: str | torch.device | None = None,
-                    with_extra: bool = False) -> tuple:
-    """Rebuild what ``save_translator`` saved: ``(net, src_vocab, tgt_vocab)``, or
-    ``(net, src_vocab, tgt_vocab, extra)`` with ``with_extra=True``. The net is on
-    ``device`` (default: the CPU), in eval mode. A file that is not a translator raises
-    ``ValueError``."""
-    from .train import _vocab_from_dict
-
-    where = os.fspath(path)
-    if not os.path.isfile(where):
-        raise FileNotFoundError(f"no translator file at {where}")
-    try:
-        saved = torch.load(where, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a torch file, or pickled code
-        raise ValueError(f"{where} is not a translator saved by "
-                         "rnncourse.seq2seq.save_translator "
-                         f"(torch.load(weights_only=True) failed: {error})") from error
-    if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
-        kind = ("a language-model checkpoint (use rnncourse.train.load_checkpoint)"
-                if (isinstance(saved, dict)
-                    and saved.get("format") == "rnncourse-checkpoint")
-                else "not a translator")
-        raise ValueError(f"{where} is {kind}: expected a file written by "
-                         "rnncourse.seq2seq.save_translator")
-    if saved.get("version") != 1 or saved.get("decoder_class") not in _DECODERS:
-        raise ValueError(f"{where}: unsupported translator version "
-                         f"{saved.get('version')!r} or decoder "
-                         f"{saved.get('decoder_class')!r}")
-    net = EncoderDecoder(Seq2SeqEncoder(**saved["encoder"]),
-                         _DECODERS[saved["decoder_class"]](**saved["decoder"]))
-    net.load_state_dict(saved["state_dict"])
-    net.eval()
-    if device is not None:
-        net.to(device)
-    src_vocab, tgt_vocab = (_vocab_from_dict(saved["src_vocab"]),
-                            _vocab_from_dict(saved["tgt_vocab"]))
-    return ((net, src_vocab, tgt_vocab, saved["extra"]) if with_extra
-            else (net, src_vocab, tgt_vocab))

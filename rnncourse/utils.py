@@ -18,7 +18,7 @@ import torch
 
 from .checks import check_int
 
-__all__ = ["set_seed", "try_gpu", "Timer", "device_of", "evaluating"]
+__all__ = ["set_seed", "try_gpu", "Timer", "device_of", "evaluating", "training"]
 
 
 def set_seed(seed: int) -> None:
@@ -87,5 +87,18 @@ def evaluating(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
     try:
         with torch.no_grad():
             yield module
+    finally:
+        module.train(was_training)
+
+
+@contextlib.contextmanager
+def training(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``with training(net): ...`` runs ``net`` in training mode and puts back the mode
+    it had, even when the block raises (the training loops' counterpart of
+    ``evaluating``)."""
+    was_training = module.training
+    module.train()
+    try:
+        yield module
     finally:
         module.train(was_training)

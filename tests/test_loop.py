@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnncourse.loop import PlainSGD, fit, fit_epoch, plot_history, show_progress
+from rnncourse.loop import PlainSGD, TrainConfig, fit, fit_epoch, plot_history, show_progress
 from rnncourse.sampling import SeqDataLoader
 from rnncourse.text import load_corpus_time_machine
 from rnncourse.utils import set_seed
@@ -121,23 +121,24 @@ def test_validation_keep_best_patience_and_lr_schedule(task):
     evaluate = lambda: mean_loss(net, valid_batches)  # noqa: E731
     # a good epoch, then steps so large that the validation loss gets worse
     history = fit(net, loader, bigram_loss(net), 3, PlainSGD(net.parameters(), lr=2.0), evaluate=evaluate,
-                  keep_best=True, theta=None, lr_schedule=lambda epoch: 2.0 if epoch == 1 else 400.0)
+                  theta=None, config=TrainConfig(keep_best=True, lr_schedule=lambda epoch: 2.0 if epoch == 1 else 400.0))
     assert history["lr"] == [2.0, 400.0, 400.0]
     assert history["best_epoch"] == 1 and min(history["valid"]) == history["valid"][0] < history["valid"][-1]
     assert evaluate() == pytest.approx(history["best_valid"], rel=1e-6)  # the best weights are back
     # lr 0 from epoch 2: the validation loss stops improving, patience=2 stops after two more evaluations
     history = fit(net, loader, bigram_loss(net), 10, PlainSGD(net.parameters(), lr=1.0), evaluate=evaluate,
-                  patience=2, lr_schedule=lambda epoch: 1.0 if epoch == 1 else 0.0)
+                  config=TrainConfig(patience=2, lr_schedule=lambda epoch: 1.0 if epoch == 1 else 0.0))
     assert history["stopped"] == "patience" and history["epochs"] == 3
     assert history["valid"][1] == history["valid"][2] == history["valid"][0]
     history = fit(net, loader, bigram_loss(net), 5, PlainSGD(net.parameters(), lr=0.1), evaluate=evaluate,
-                  valid_every=2)
+                  config=TrainConfig(valid_every=2))
     assert history["valid_epochs"] == [2, 4, 5]  # every second epoch, and after the last
 
 
 def test_max_seconds_stops_mid_epoch(task):
     net, loader, _, _ = task
-    history = fit(net, loader, bigram_loss(net), 1000, PlainSGD(net.parameters(), lr=1.0), max_seconds=1e-9)
+    history = fit(net, loader, bigram_loss(net), 1000, PlainSGD(net.parameters(), lr=1.0),
+                  config=TrainConfig(max_seconds=1e-9))
     assert history["stopped"] == "max_seconds"
     assert history["epochs"] == 1 and history["tokens"] == 16 * 20  # one minibatch
 
@@ -146,9 +147,11 @@ def test_hooks_see_each_epoch_and_the_stop(task):
     net, loader, valid_batches, _ = task
     calls = []
     fit(net, loader, bigram_loss(net), 4, PlainSGD(net.parameters(), lr=1.0),
-        evaluate=lambda: mean_loss(net, valid_batches), patience=1, lr_schedule=lambda e: 1.0 if e < 3 else 0.0,
-        on_epoch_start=lambda epoch: calls.append(("start", epoch, net.training)),
-        on_epoch_end=lambda epoch, history: calls.append(("end", epoch, history["stopped"], len(history["valid"]))))
+        evaluate=lambda: mean_loss(net, valid_batches),
+        config=TrainConfig(patience=1, lr_schedule=lambda e: 1.0 if e < 3 else 0.0,
+                           on_epoch_end=lambda epoch, history: calls.append(
+                               ("end", epoch, history["stopped"], len(history["valid"])))),
+        on_epoch_start=lambda epoch: calls.append(("start", epoch, net.training)))
     assert calls == [("start", 1, True), ("end", 1, None, 1), ("start", 2, True), ("end", 2, None, 2),
                      ("start", 3, True), ("end", 3, "patience", 3)]
 
@@ -168,7 +171,7 @@ def test_divergence_stops_at_the_next_check_and_restores_the_last_finite_weights
     recorder = Recorder(net, bigram_loss(net), poison_at=poison_at)
     with pytest.raises(FloatingPointError, match=rf"loss became nan at epoch 1, minibatch {poison_at} "
                                                  rf"\(lr=1\).*restored.*smaller learning rate"):
-        fit(net, loader, recorder, 3, PlainSGD(net.parameters(), lr=1.0), check_every=check_every)
+        fit(net, loader, recorder, 3, PlainSGD(net.parameters(), lr=1.0), config=TrainConfig(check_every=check_every))
     first_check_after = math.ceil(poison_at / check_every) * check_every
     assert len(recorder.losses) == first_check_after  # no more minibatches than up to that check
     last_good_check = (poison_at - 1) // check_every * check_every  # 0: the initial weights
@@ -182,7 +185,7 @@ def test_divergence_at_the_end_of_an_epoch_is_caught_there(task):
     batches = list(loader)[:7]  # 7 minibatches: the end of the epoch comes before the 10th
     recorder = Recorder(net, bigram_loss(net), poison_at=6)
     with pytest.raises(FloatingPointError, match="minibatch 6"):
-        fit(net, batches, recorder, 2, PlainSGD(net.parameters(), lr=1.0), check_every=10)
+        fit(net, batches, recorder, 2, PlainSGD(net.parameters(), lr=1.0), config=TrainConfig(check_every=10))
     assert len(recorder.losses) == 7 and torch.equal(net.table.weight.detach(), recorder.weights_seen[0])
 
 
@@ -191,15 +194,15 @@ def test_weights_that_overflow_count_as_divergence_even_with_a_finite_loss(task)
     before = net.table.weight.detach().clone()
     # lr = inf: the loss and the gradient of the first minibatch are finite, the weights after it are not
     with pytest.raises(FloatingPointError, match=r"the weights became non-finite at epoch 1, minibatch 1 "):
-        fit(net, loader, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0), check_every=1,
-            lr_schedule=lambda epoch: math.inf)
+        fit(net, loader, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0),
+            config=TrainConfig(check_every=1, lr_schedule=lambda epoch: math.inf))
     assert torch.equal(net.table.weight.detach(), before)
 
 
 def test_a_huge_loss_counts_as_divergence_with_max_loss(task):
     net, loader, _, _ = task
     with pytest.raises(FloatingPointError, match=r"the loss became 3\.\d+ at epoch 1, minibatch 1"):
-        fit(net, loader, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0), max_loss=1.0)
+        fit(net, loader, bigram_loss(net), 1, PlainSGD(net.parameters(), lr=1.0), config=TrainConfig(max_loss=1.0))
 
 
 def test_fit_epoch_alone_returns_its_statistics(task):
@@ -217,14 +220,16 @@ def test_progress_bar_only_on_request_and_never_with_tqdm_disable(task, monkeypa
     assert show_progress(True) and not show_progress(False)
     assert not show_progress(None)  # not inside Jupyter
     batches = list(loader)[:2]
-    fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0), progress=True, desc="bigram")
+    fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0),
+        config=TrainConfig(progress=True), desc="bigram")
     err = capsys.readouterr().err
     assert "bigram" in err and "2/2" in err and "loss=" in err
     fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0))
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("TQDM_DISABLE", "1")
     assert not show_progress(True)
-    fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0), progress=True, desc="bigram")
+    fit(net, batches, bigram_loss(net), 2, PlainSGD(net.parameters(), lr=1.0),
+        config=TrainConfig(progress=True), desc="bigram")
     assert capsys.readouterr().err == ""
 
 
@@ -252,12 +257,25 @@ def test_fit_rejects_bad_arguments(task):
     net, loader, _, _ = task
     sgd = PlainSGD(net.parameters(), lr=1.0)
     loss = bigram_loss(net)
-    for kwargs in ({"num_epochs": 0}, {"num_epochs": 1.5}, {"check_every": 0}, {"valid_every": 0},
-                   {"keep_best": True}, {"patience": 2}, {"evaluate": lambda: 1.0, "patience": 0},
-                   {"max_seconds": 0}, {"theta": 0.0}, {"theta": float("inf")}, {"max_loss": 0.0}):
+    for kwargs in ({"num_epochs": 0}, {"theta": 0.0}, {"theta": float("inf")},
+                   {"config": TrainConfig(keep_best=True)}, {"config": TrainConfig(patience=2)}):
         args = {"num_epochs": 1, **kwargs}
         with pytest.raises(ValueError):
             fit(net, loader, loss, args.pop("num_epochs"), sgd, **args)
+    # the settings of a run are checked when the TrainConfig is built
+    for kwargs in ({"check_every": 0}, {"valid_every": 0}, {"patience": 0}, {"max_seconds": 0},
+                   {"max_loss": 0.0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            TrainConfig(**kwargs)
+    # a wrong type is a TypeError now (rnncourse.checks; num_epochs=1.5 was a ValueError)
+    for kwargs in ({"num_epochs": 1.5}, {"num_epochs": True}, {"theta": "1"}, {"config": {"patience": 2}}):
+        args = {"num_epochs": 1, **kwargs}
+        with pytest.raises(TypeError):
+            fit(net, loader, loss, args.pop("num_epochs"), sgd, **args)
+    for kwargs in ({"keep_best": 1}, {"check_every": 2.0}, {"lr_schedule": 0.1}, {"progress": "yes"},
+                   {"on_epoch_end": "print"}):
+        with pytest.raises(TypeError, match=next(iter(kwargs))):
+            TrainConfig(**kwargs)
     with pytest.raises(TypeError, match="batch_loss"):
         fit(net, loader, None, 1, sgd)
     with pytest.raises(TypeError, match="optimizer"):
@@ -282,3 +300,19 @@ def test_token_counts_may_be_tensors_and_must_be_positive(task):
     assert as_tensor["loss"] == as_int["loss"] and as_tensor["tokens"] == as_int["tokens"] == 12 * 16 * 20
     with pytest.raises(ValueError, match="token count of 0"):
         fit(net, batches, lambda batch: (bigram_loss(net)(batch)[0], 0), 1, PlainSGD(net.parameters(), lr=1.0))
+
+
+def test_mode_is_restored_when_training_diverges(task):
+    net, loader, _, _ = task
+    net.eval()
+    recorder = Recorder(net, bigram_loss(net), poison_at=2)
+    modes = []
+
+    def batch_loss(batch):
+        modes.append(net.training)
+        return recorder(batch)
+
+    with pytest.raises(FloatingPointError):
+        fit(net, loader, batch_loss, 1, PlainSGD(net.parameters(), lr=1.0), config=TrainConfig(check_every=1))
+    assert modes == [True, True]  # trained in training mode
+    assert not net.training  # and the eval mode it had is back

@@ -5,12 +5,14 @@ import math
 import pytest
 import torch
 
+from rnncourse.checkpoint import CheckpointError
 from rnncourse.decoding import greedy_search, source_ids
 from rnncourse.seq2seq import (EncoderDecoder, MaskedSoftmaxCELoss, Seq2SeqAttentionDecoder, Seq2SeqDecoder,
                                Seq2SeqEncoder, build_translator, d2l_masked_loss, evaluate_loss,
                                load_translator, save_translator, seq2seq_batch_loss, sequence_mask,
                                teacher_forcing_inputs,
                                train_seq2seq)
+from rnncourse.loop import TrainConfig
 from rnncourse.translation import build_array_nmt, load_data_nmt, nmt_loader, nmt_vocabs, tokenize_nmt
 from rnncourse.translation import preprocess_nmt, read_data_nmt
 
@@ -186,8 +188,7 @@ def test_training_lowers_the_loss_and_checks_its_arguments(pairs, vocabs):
     train_iter = nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=64)
     before = evaluate_loss(net, train_iter, tgt_vocab)
     assert before == pytest.approx(math.log(len(tgt_vocab)), rel=0.1)  # near uniform at the start
-    history = train_seq2seq(net, train_iter, 0.01, 8, tgt_vocab, valid_iter=train_iter, progress=False,
-                            plot=False)
+    history = train_seq2seq(net, train_iter, 0.01, 8, tgt_vocab, valid_iter=train_iter)
     after = evaluate_loss(net, train_iter, tgt_vocab)
     assert after < before - 1.0
     assert history["loss"][-1] < history["loss"][0]
@@ -207,7 +208,7 @@ def test_training_respects_its_time_budget(pairs, vocabs):
     src_vocab, tgt_vocab = vocabs
     net = build_translator(len(src_vocab), len(tgt_vocab), 16, 16, 1)
     train_iter = nmt_loader(pairs, src_vocab, tgt_vocab, num_steps=10, batch_size=16)
-    history = train_seq2seq(net, train_iter, 0.01, 1000, tgt_vocab, max_seconds=0.5, progress=False, plot=False)
+    history = train_seq2seq(net, train_iter, 0.01, 1000, tgt_vocab, config=TrainConfig(max_seconds=0.5))
     assert history["stopped"] == "max_seconds" and history["epochs"] < 1000
 
 
@@ -225,18 +226,25 @@ def test_translator_files_round_trip_and_bad_files(tmp_path, vocabs):
         assert greedy_search(loaded, src, tgt2, 8) == greedy_search(net, src, tgt_vocab, 8)
     with pytest.raises(FileNotFoundError, match="no translator"):
         load_translator(tmp_path / "missing.pt")
+    # one error type for bad files, shared with the language-model checkpoints (a ValueError)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="not a translator"):
+    with pytest.raises(CheckpointError, match="garbage.pt is not a readable rnncourse translator"):
         load_translator(garbage)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(ValueError, match="not a translator"):
+    with pytest.raises(CheckpointError, match="not a readable rnncourse translator.*save_translator"):
         load_translator(other)
     lm = tmp_path / "lm.pt"
     torch.save({"format": "rnncourse-checkpoint"}, lm)
-    with pytest.raises(ValueError, match="language-model checkpoint"):
+    with pytest.raises(CheckpointError, match="language-model checkpoint"):
         load_translator(lm)
+    damaged = tmp_path / "damaged.pt"
+    saved = torch.load(path, weights_only=True)
+    del saved["state_dict"][next(iter(saved["state_dict"]))]
+    torch.save(saved, damaged)
+    with pytest.raises(CheckpointError, match="damaged.pt is not a readable.*damaged"):
+        load_translator(damaged)
     with pytest.raises(TypeError, match="plain data"):
         save_translator(tmp_path / "x.pt", net, src_vocab, tgt_vocab, bad=object())
     with pytest.raises(ValueError, match="encoder reads"):

@@ -17,8 +17,10 @@ from rnncourse.generate import predict
 from rnncourse.models import RNNModel, RNNModelScratch
 from rnncourse.sampling import SeqDataLoader, load_data_time_machine, seq_data_iter_sequential
 from rnncourse.text import load_corpus_time_machine
-from rnncourse.train import (CheckpointError, FixedBatches, PlainSGD, evaluate_perplexity, grad_clipping,
-                             load_checkpoint, save_checkpoint, train_lm)
+from rnncourse.loop import Monitor
+from rnncourse.train import (CheckpointError, FixedBatches, PlainSGD, SamplePrinter, TrainConfig,
+                             evaluate_perplexity, grad_clipping, load_checkpoint, save_checkpoint, train_epoch,
+                             train_lm)
 from rnncourse.utils import set_seed
 
 
@@ -198,8 +200,7 @@ def test_random_sampling_starts_every_minibatch_from_begin_state(small_batches):
     corpus, vocab = small_batches
     set_seed(0)
     net = StateRecorder(len(vocab), 8, cell="lstm")
-    train_lm(net, SeqDataLoader(corpus, 4, 5, use_random_iter=True), vocab, lr=1.0, num_epochs=1,
-             use_random_iter=True)
+    train_lm(net, SeqDataLoader(corpus, 4, 5, use_random_iter=True), vocab, lr=1.0, num_epochs=1)
     assert len(net.given) > 5
     for given in net.given:
         for part in given:
@@ -210,27 +211,48 @@ def test_random_sampling_starts_every_minibatch_from_begin_state(small_batches):
 def test_train_lm_rejects_a_contradicting_use_random_iter(small_batches):
     corpus, vocab = small_batches
     net = RNNModelScratch(len(vocab), 8)
+    # train_lm reads the scheme from the iterator; a contradiction can only be written where minibatches
+    # are wrapped, and FixedBatches refuses it
     with pytest.raises(ValueError, match="use_random_iter"):
-        train_lm(net, SeqDataLoader(corpus, 4, 5, use_random_iter=True), vocab, lr=1.0, num_epochs=1,
-                 use_random_iter=False)
+        train_lm(net, FixedBatches(SeqDataLoader(corpus, 4, 5, use_random_iter=True), use_random_iter=False),
+                 vocab, lr=1.0, num_epochs=1)
     with pytest.raises(ValueError, match="use_random_iter"):
-        train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=1, use_random_iter=True)
+        train_lm(net, FixedBatches(SeqDataLoader(corpus, 4, 5), use_random_iter=True), vocab, lr=1.0,
+                 num_epochs=1)
 
 
 def test_train_lm_rejects_bad_arguments(small_batches):
     corpus, vocab = small_batches
     loader = SeqDataLoader(corpus, 4, 5)
     net = RNNModelScratch(len(vocab), 8)
-    for kwargs in ({"lr": 0.0}, {"lr": -1.0}, {"num_epochs": 0}, {"theta": 0.0}, {"keep_best": True},
-                   {"patience": 2}):
+    for kwargs in ({"lr": 0.0}, {"lr": -1.0}, {"num_epochs": 0}, {"theta": 0.0},
+                   {"config": TrainConfig(keep_best=True)}, {"config": TrainConfig(patience=2)}):
         args = {"lr": 1.0, "num_epochs": 1, **kwargs}
         with pytest.raises(ValueError):
             train_lm(net, loader, vocab, **args)
     with pytest.raises(ValueError, match="vocabulary"):
         train_lm(RNNModelScratch(len(vocab) + 1, 8), loader, vocab, lr=1.0, num_epochs=1)
+    for kwargs in ({"lr": True}, {"num_epochs": 1.5}, {"theta": "1"}, {"config": {"patience": 2}},
+                   {"lr": None, "optimizer": 0.1}):
+        args = {"lr": 1.0, "num_epochs": 1, **kwargs}
+        with pytest.raises(TypeError):  # a wrong type is a TypeError (rnncourse.checks)
+            train_lm(net, loader, vocab, **args)
+    for kwargs in ({"patience": 0}, {"valid_every": 0}, {"max_seconds": 0}, {"check_every": 0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            TrainConfig(**kwargs)
+
+    class OneShot:  # an iterator that says how it was sampled, but can be read only once
+        use_random_iter = False
+
+        def __init__(self, batches):
+            self.batches = iter(batches)
+
+        def __iter__(self):
+            return self.batches
+
     with pytest.raises(ValueError, match="no minibatches"):
         # a one-shot iterator is empty in epoch 2
-        train_lm(net, iter(loader), vocab, lr=1.0, num_epochs=2, use_random_iter=False)
+        train_lm(net, OneShot(loader), vocab, lr=1.0, num_epochs=2)
 
 
 def test_nan_loss_stops_training_with_a_clear_error(small_batches):
@@ -256,8 +278,8 @@ def test_validation_keep_best_and_history(time_machine, medium_loader, valid_bat
     set_seed(0)
     net = RNNModelScratch(len(vocab), 16)
     # a good first epoch, then steps so large (clipped gradients of norm 1 times lr 30) that it gets worse
-    history = train_lm(net, train_iter, vocab, lr=3.0, num_epochs=3, valid_iter=valid_batches, keep_best=True,
-                       lr_schedule=lambda epoch: 3.0 if epoch == 1 else 30.0)
+    history = train_lm(net, train_iter, vocab, lr=3.0, num_epochs=3, valid_iter=valid_batches,
+                       config=TrainConfig(keep_best=True, lr_schedule=lambda epoch: 3.0 if epoch == 1 else 30.0))
     assert history["lr"] == [3.0, 30.0, 30.0]
     assert history["valid_epochs"] == [1, 2, 3]
     valid = history["valid_perplexity"]
@@ -273,19 +295,20 @@ def test_patience_and_valid_every(time_machine, medium_loader, valid_batches):
     set_seed(0)
     net = RNNModelScratch(len(vocab), 8)
     # lr 0 from epoch 2 on: the weights stop changing, so the validation perplexity stops improving
-    history = train_lm(net, train_iter, vocab, lr=1.0, num_epochs=10, valid_iter=valid_batches, patience=1,
-                       lr_schedule=lambda epoch: 1.0 if epoch == 1 else 0.0)
+    history = train_lm(net, train_iter, vocab, lr=1.0, num_epochs=10, valid_iter=valid_batches,
+                       config=TrainConfig(patience=1, lr_schedule=lambda epoch: 1.0 if epoch == 1 else 0.0))
     assert history["stopped"] == "patience"
     assert history["epochs"] == 2 and history["valid_epochs"] == [1, 2]
     assert history["valid_perplexity"][0] == history["valid_perplexity"][1]
-    history = train_lm(net, train_iter, vocab, lr=0.1, num_epochs=5, valid_iter=valid_batches, valid_every=2)
+    history = train_lm(net, train_iter, vocab, lr=0.1, num_epochs=5, valid_iter=valid_batches,
+                       config=TrainConfig(valid_every=2))
     assert history["valid_epochs"] == [2, 4, 5]  # every second epoch, and after the last
 
 
 def test_max_seconds_stops_training(time_machine, medium_loader):
     _, vocab = time_machine
     net = RNNModelScratch(len(vocab), 8)
-    history = train_lm(net, medium_loader, vocab, lr=1.0, num_epochs=1000, max_seconds=1e-9)
+    history = train_lm(net, medium_loader, vocab, lr=1.0, num_epochs=1000, config=TrainConfig(max_seconds=1e-9))
     assert history["stopped"] == "max_seconds"
     assert history["epochs"] == 1 and history["tokens"] == 8 * 10  # stopped after the first minibatch
 
@@ -296,12 +319,21 @@ def test_train_lm_is_quiet_by_default_and_prints_samples_on_request(small_batche
     net.eval()
     history = train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=2)
     assert capsys.readouterr().out == "" and not net.training  # quiet, and the mode is restored
-    history = train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=3,
-                       predict_prefix=["time ", "the "], predict_every=2, predict_len=7)
+    printer = SamplePrinter(net, vocab, ["time ", "the "], every=2, length=7, num_epochs=3)
+    train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=3, config=TrainConfig(on_epoch_end=printer))
     out = capsys.readouterr().out.splitlines()
-    assert [s["epoch"] for s in history["samples"]] == [2, 2, 3, 3]
-    assert [len(s["text"]) for s in history["samples"]] == [5 + 7, 4 + 7] * 2
-    assert out == [f"epoch {s['epoch']}: {s['text']}" for s in history["samples"]]
+    assert [s["epoch"] for s in printer.samples] == [2, 2, 3, 3]
+    assert [len(s["text"]) for s in printer.samples] == [5 + 7, 4 + 7] * 2
+    assert out == [f"epoch {s['epoch']}: {s['text']}" for s in printer.samples]
+    # and when training stops early (here: the time budget)
+    printer = SamplePrinter(net, vocab, "time ", every=10, length=3)
+    train_lm(net, SeqDataLoader(corpus, 4, 5), vocab, lr=1.0, num_epochs=30,
+             config=TrainConfig(max_seconds=1e-9, on_epoch_end=printer))
+    assert [s["epoch"] for s in printer.samples] == [1]
+    capsys.readouterr()
+    for kwargs in ({"every": 0}, {"length": 0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            SamplePrinter(net, vocab, "time ", **kwargs)
 
 
 # ----------------------------------------------------------------------------- evaluate_perplexity
@@ -445,9 +477,10 @@ def test_train_lm_needs_the_sampling_scheme_of_a_bare_iterator(small_batches, va
     net = RNNModelScratch(len(vocab), 8)
     with pytest.raises(ValueError, match="train_iter.*use_random_iter=False"):
         train_lm(net, batches, vocab, lr=1.0, num_epochs=1)
+    batches = FixedBatches(batches, use_random_iter=False)  # how a bare list says how it was sampled
     with pytest.raises(ValueError, match="valid_iter.*FixedBatches"):
-        train_lm(net, batches, vocab, lr=1.0, num_epochs=1, use_random_iter=False, valid_iter=list(valid_batches))
-    history = train_lm(net, batches, vocab, lr=1.0, num_epochs=1, use_random_iter=False, valid_iter=valid_batches)
+        train_lm(net, batches, vocab, lr=1.0, num_epochs=1, valid_iter=list(valid_batches))
+    history = train_lm(net, batches, vocab, lr=1.0, num_epochs=1, valid_iter=valid_batches)
     assert history["tokens"] == len(batches) * 4 * 5 and len(history["valid_perplexity"]) == 1
 
 
@@ -555,3 +588,48 @@ def test_a_damaged_checkpoint_entry_is_a_checkpoint_error(time_machine, tmp_path
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match="model.pt is not a readable.*damaged"):
         load_checkpoint(path)
+
+
+def test_chapter_5_recipe_is_bit_identical_to_commit_65df1c6():
+    """Chapter 5's recipe (sequential and random sampling, 3 epochs on the CPU, one
+    thread) gives exactly the perplexities, gradient norms and weights that the training
+    loop of commit 65df1c6 (before issue 15's restructure) recorded."""
+    import json
+    import pathlib
+
+    here = pathlib.Path(__file__).parent / "data"
+    sys.path.insert(0, str(here))
+    try:
+        import record_ch5_recipe
+    finally:
+        sys.path.remove(str(here))
+    recorded = json.loads((here / "ch5_recipe_65df1c6.json").read_text())
+    threads = torch.get_num_threads()
+    try:
+        assert record_ch5_recipe.recipe(recorded["num_epochs"]) == recorded
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("use_random_iter", [False, True], ids=["sequential", "random"])
+def test_train_lm_trains_with_train_epoch_exactly(time_machine, valid_batches, use_random_iter):
+    """The listing of chapter 5 is what trains: train_lm (its monitor, validation, history) and
+    train_epoch called by hand (with or without a monitor) give identical losses and weights."""
+    train_iter, vocab = time_machine
+    loader = SeqDataLoader(train_iter.corpus[:1200], 8, 10, use_random_iter=use_random_iter)
+    set_seed(3)
+    net = RNNModelScratch(len(vocab), 16)
+    set_seed(4)  # the loader's random offsets
+    history = train_lm(net, loader, vocab, lr=2.0, num_epochs=3, theta=0.5, valid_iter=valid_batches)
+    for monitored in (False, True):
+        set_seed(3)
+        by_hand = RNNModelScratch(len(vocab), 16)
+        set_seed(4)
+        sgd = PlainSGD(by_hand.parameters(), lr=2.0)
+        monitor = Monitor(by_hand, sgd, 0.5, check_every=3) if monitored else None
+        stats = [train_epoch(by_hand, loader, sgd, torch.device("cpu"), theta=0.5,
+                             use_random_iter=use_random_iter, monitor=monitor) for _ in range(3)]
+        assert [math.exp(s["loss"]) for s in stats] == history["perplexity"]
+        assert [s["grad_norm"] for s in stats] == history["grad_norm"]
+        for name, tensor in net.state_dict().items():
+            assert torch.equal(tensor, by_hand.state_dict()[name]), name
