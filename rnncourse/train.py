@@ -69,7 +69,6 @@ State = Any
 # grad_clipping, PlainSGD and _clip_grad_norm live in rnncourse.loop (every task clips
 # the same way); they are imported here too, where the chapters on language models look
 # for them.
-_ = (_grads, _clip_grad_norm)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -21,6 +21,7 @@ import inspect
 import json
 import pathlib
 import re
+import textwrap
 import unicodedata
 
 import pytest
@@ -133,31 +134,41 @@ def test_shown_code_cells_fit_in_88_columns(nb_path: pathlib.Path) -> None:
     assert not problems, f"{nb_path.name}: shown code wider than {MAX_COLUMNS} columns:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
-def test_show_source_listings_fit_in_88_columns(nb_path: pathlib.Path) -> None:
+def shown_objects(nb_path: pathlib.Path) -> list[tuple[int, str, object]]:
+    """(cell index, label, object) for every ``show_source(...)`` argument of a cell
+    whose output is shown; a cell that does not parse or an argument that does not
+    resolve fails the test, naming the cell."""
     cells = code_cells(nb_path)
     names = rnncourse_imports(cells)
-    problems = []
+    shown = []
     for i, cell in cells:
         if tags(cell) & HIDDEN_OUTPUT:
             continue
         try:
             tree = parse(source(cell))
         except SyntaxError as error:
-            problems.append(f"cell {i}: does not parse: {error}")
-            continue
+            pytest.fail(f"{nb_path.name}, cell {i}: does not parse: {error}")
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "show_source":
                 for arg in node.args:
                     try:
-                        obj = resolve(arg, names)
+                        shown.append((i, ast.unparse(arg), resolve(arg, names)))
                     except (LookupError, AttributeError) as error:
-                        problems.append(f"cell {i}: cannot resolve show_source argument {error}")
-                        continue
-                    lines, _ = inspect.getsourcelines(obj)
-                    label = ast.unparse(arg)
-                    problems += [f"cell {i}, listing of {label}: {p}"
-                                 for p in too_wide([ln.rstrip("\n") for ln in lines])]
+                        pytest.fail(f"{nb_path.name}, cell {i}: cannot resolve show_source "
+                                    f"argument {error}")
+    return shown
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_show_source_listings_fit_in_88_columns(nb_path: pathlib.Path) -> None:
+    problems = []
+    for i, label, obj in shown_objects(nb_path):
+        lines, _ = inspect.getsourcelines(obj)
+        problems += [f"cell {i}, listing of {label}: {p}"
+                     for p in too_wide([ln.rstrip("\n") for ln in lines])]
+    for i, cell in code_cells(nb_path):
+        if tags(cell) & HIDDEN_OUTPUT:
+            continue
         # The listings stored in the notebook (what the last run showed).
         for out in cell.get("outputs", []):
             markdown = out.get("data", {}).get("text/markdown")
@@ -219,27 +230,10 @@ def test_no_cell_prints_a_glue_return_value(nb_path: pathlib.Path) -> None:
 MAX_GUARD_LINES = 3
 
 
-def shown_objects(nb_path: pathlib.Path) -> list[tuple[int, str, object]]:
-    """(cell index, label, object) for every ``show_source(...)`` argument of a cell
-    whose output is shown."""
-    cells = code_cells(nb_path)
-    names = rnncourse_imports(cells)
-    shown = []
-    for i, cell in cells:
-        if tags(cell) & HIDDEN_OUTPUT:
-            continue
-        for node in ast.walk(parse(source(cell))):
-            if (isinstance(node, ast.Call)
-                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "show_source"):
-                shown += [(i, ast.unparse(arg), resolve(arg, names)) for arg in node.args]
-    return shown
-
-
 def listing_tree(obj: object) -> tuple[ast.Module, list[str]]:
     lines, _ = inspect.getsourcelines(obj)
-    text = "".join(lines)
-    import textwrap
-    return ast.parse(textwrap.dedent(text)), textwrap.dedent(text).splitlines()
+    text = textwrap.dedent("".join(lines))
+    return ast.parse(text), text.splitlines()
 
 
 def _is_check_call(node: ast.AST) -> bool:
