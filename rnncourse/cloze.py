@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from .checks import check_int, check_positive, check_positive_int
 from .loop import TrainConfig, fit
-from .utils import device_of, evaluating
+from .utils import evaluating, place
 
 __all__ = ["make_cloze_data", "ClozeModel", "num_cloze_parameters",
            "matching_hidden_size", "train_cloze", "evaluate_cloze"]
@@ -236,8 +236,7 @@ def train_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor, num_updates: 
     ``FloatingPointError`` when the loss becomes NaN or infinite.
     """
     _check_train_args(X, y, num_updates, batch_size, lr, log_every)
-    device = device if device is not None else device_of(net)
-    net.to(device)
+    device = place(net, device)
     X, y = X.to(device), y.to(device)  # once: the examples are small
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
 
@@ -267,8 +266,7 @@ def evaluate_cloze(net: ClozeModel, X: torch.Tensor, y: torch.Tensor,
     (num_examples,)."""
     _check_examples(X, y)
     check_positive_int("batch_size", batch_size)
-    device = device if device is not None else device_of(net)
-    net.to(device)
+    device = place(net, device)
     total_loss, correct = 0.0, 0
     with evaluating(net):
         for i in range(0, X.shape[0], batch_size):

@@ -28,7 +28,7 @@ from torch import nn
 
 from .checks import check_int, check_number, check_positive_int, check_type
 from .text import Vocab
-from .utils import device_of, evaluating
+from .utils import evaluating, place
 
 __all__ = [
     "candidate_score",
@@ -125,14 +125,6 @@ def _check_corpus_args(beam_size: int, alphas: Sequence[float]) -> None:
         check_number("alpha", alpha, minimum=0)
 
 
-def _device(net: nn.Module, device: str | torch.device | None) -> torch.device:
-    """Where the search runs: ``device`` (the net is moved there), else the net's."""
-    if device is None:
-        return device_of(net)
-    net.to(device)
-    return torch.device(device)
-
-
 def _encode(net: nn.Module, src: list[int], device: torch.device):
     """The decoder's first state for one source sentence (a batch of one)."""
     X = torch.tensor([src], dtype=torch.long, device=device)  # (1, S)
@@ -166,7 +158,7 @@ def greedy_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     score ``(1 / L**alpha) * sum log p`` of the output, L counting the ``<eos>``.
     """
     src = _check_search_args(net, src_tokens, tgt_vocab, num_steps, alpha=alpha)
-    device = _device(net, device)
+    device = place(net, device)
     eos = tgt_vocab["<eos>"]
     ids: list[int] = []
     log_prob_sum = 0.0
@@ -201,7 +193,7 @@ def beam_candidates(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Vocab,
     search serves every alpha.
     """
     src = _check_search_args(net, src_tokens, tgt_vocab, num_steps, beam_size=beam_size)
-    device = _device(net, device)
+    device = place(net, device)
     eos = tgt_vocab["<eos>"]
     finished: list[tuple[list[int], float, int]] = []
     with evaluating(net):  # no dropout, no gradients
@@ -280,7 +272,7 @@ def exhaustive_search(net: nn.Module, src_tokens: Sequence[int], tgt_vocab: Voca
         raise ValueError(f"exhaustive search would score {count:.3g} candidates "
                          f"({vocab_size} tokens, num_steps={num_steps}), more than "
                          f"max_candidates={max_candidates}: use beam_search")
-    device = _device(net, device)
+    device = place(net, device)
     eos = tgt_vocab["<eos>"]
     best_ids, best_score = None, -math.inf
     with evaluating(net):
@@ -379,7 +371,7 @@ def greedy_batch(net: nn.Module, sources: Sequence[Sequence[int]], tgt_vocab: Vo
         return []
     _check_net(net, tgt_vocab, num_steps)
     srcs = [_check_source_ids(net, src) for src in sources]
-    device = _device(net, device)
+    device = place(net, device)
     eos = tgt_vocab["<eos>"]
     longest = max(len(src) for src in srcs)
     # (B, S), 0-padded
@@ -488,7 +480,7 @@ def greedy_alignment(net: nn.Module, src_sentence: str | Sequence[str],
         raise TypeError("greedy_alignment needs a decoder with attention "
                         "(Seq2SeqAttentionDecoder), got "
                         f"{type(net.decoder).__name__}")
-    device = _device(net, device)
+    device = place(net, device)
     ids = tgt_vocab[tokens] if tokens else []
     if len(ids) < num_steps:
         ids = ids + [tgt_vocab["<eos>"]]  # greedy stopped at its <eos>

@@ -27,7 +27,7 @@ from torch import nn
 
 from .checks import check_bool, check_int, check_number, check_positive_int
 from .text import Vocab
-from .utils import device_of, evaluating
+from .utils import evaluating, place
 
 __all__ = ["predict"]
 
@@ -125,8 +125,7 @@ def predict(prefix: str | Sequence[str], num_preds: int, net: nn.Module, vocab: 
     """
     tokens = _prefix_tokens(prefix, token)  # checks the prefix and the token type
     _check_args(num_preds, net, vocab, temperature, top_k, allow_special)
-    device = device_of(net) if device is None else torch.device(device)
-    net.to(device)
+    device = place(net, device)
     special = [] if allow_special else list(vocab.special_indices)
 
     prefix_indices = vocab[tokens]  # unseen tokens -> <unk> = 0

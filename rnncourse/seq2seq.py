@@ -45,7 +45,7 @@ from .checkpoint import load_translator, save_translator
 from .checks import check_positive, check_positive_int, check_probability, check_type
 from .loop import TrainConfig, fit, plot_history, show_plot
 from .text import Vocab
-from .utils import device_of, evaluating
+from .utils import evaluating, place
 
 __all__ = [
     "Encoder",
@@ -558,8 +558,7 @@ def evaluate_loss(net: EncoderDecoder, data_iter: Iterable, tgt_vocab: Vocab,
     """Mean cross-entropy per real target token of ``net`` on ``data_iter`` (teacher
     forcing, eval mode, no gradients); the net's mode is restored afterwards."""
     _check_translator_vocab(net, tgt_vocab)
-    device = device_of(net) if device is None else torch.device(device)
-    net.to(device)
+    device = place(net, device)
     total, tokens = 0.0, 0
     with evaluating(net):
         for batch in data_iter:
@@ -608,8 +607,7 @@ def train_seq2seq(net: EncoderDecoder, data_iter: Iterable, lr: float | None,
     """
     config = TrainConfig() if config is None else config
     _check_train_args(net, lr, tgt_vocab, optimizer)
-    device = device_of(net) if device is None else torch.device(device)
-    net.to(device)
+    device = place(net, device)
     if optimizer is None:
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     bos = tgt_vocab["<bos>"]

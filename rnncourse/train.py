@@ -47,7 +47,7 @@ from .loop import (Monitor, PlainSGD, TrainConfig, _check_optimizer, _clip_grad_
                    _current_lr, _grads, grad_clipping, plot_history, run_epochs, say,
                    show_plot)
 from .text import Vocab
-from .utils import device_of, evaluating
+from .utils import device_of, evaluating, place
 
 __all__ = [
     "grad_clipping",
@@ -72,16 +72,6 @@ State = Any
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _place(net: nn.Module, device: str | torch.device | None) -> torch.device:
-    """The device to run on: ``device`` (moving the net there), else where the net
-    is."""
-    if device is None:
-        return device_of(net)
-    device = torch.device(device)
-    net.to(device)
-    return device
-
 
 def _detach(state: State) -> State:
     """The same state values, cut from the graph of the minibatch that produced them."""
@@ -207,7 +197,7 @@ def evaluate_perplexity(net: nn.Module,
     """
     use_random_iter = _sampling_scheme(data_iter, use_random_iter, "data_iter",
                                        "use_random_iter")
-    device = _place(net, device)
+    device = place(net, device)
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     total_tokens = 0
     state = None
@@ -348,7 +338,7 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
     _check_args(net, train_iter, vocab, lr, num_epochs, theta, valid_iter, optimizer,
                 config)
     use_random_iter = bool(train_iter.use_random_iter)
-    device = _place(net, device)
+    device = place(net, device)
     if optimizer is None:
         optimizer = PlainSGD(net.parameters(), lr=lr)
 

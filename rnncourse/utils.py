@@ -18,7 +18,7 @@ import torch
 
 from .checks import check_int
 
-__all__ = ["set_seed", "try_gpu", "Timer", "device_of", "evaluating", "training"]
+__all__ = ["set_seed", "try_gpu", "Timer", "device_of", "place", "evaluating", "training"]
 
 
 def set_seed(seed: int) -> None:
@@ -76,6 +76,17 @@ def device_of(module: torch.nn.Module) -> torch.device:
     for tensor in module.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+def place(module: torch.nn.Module,
+          device: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``device``, with ``module`` moved there (``Module.to``, in
+    place), or, for ``None``, where ``module`` already is."""
+    if device is None:
+        return device_of(module)
+    device = torch.device(device)
+    module.to(device)
+    return device
 
 
 @contextlib.contextmanager

@@ -94,3 +94,16 @@ def test_make_gpu_test_refuses_without_cuda():
     assert "torch.cuda.is_available() is False" in result.stderr
     assert "use `make test`" in result.stderr
     assert "== gpu-test: unit tests" not in result.stdout  # it stopped before running anything
+
+
+def test_place_moves_a_module_to_a_given_device_or_keeps_it_where_it_is():
+    from rnncourse.utils import place
+
+    net = torch.nn.Linear(2, 3)
+    assert place(net) == torch.device("cpu")  # None: where the module is
+    assert place(net, "cpu") == torch.device("cpu")  # a string becomes a torch.device
+    assert all(p.device == torch.device("cpu") for p in net.parameters())
+    if HAS_CUDA:
+        assert place(net, "cuda:0") == torch.device("cuda:0")
+        assert all(p.is_cuda for p in net.parameters())  # moved, in place
+        assert place(net) == torch.device("cuda:0")
