@@ -26,6 +26,8 @@ so the tests (and the chapters) can check that both compute the same function.
 """
 from __future__ import annotations
 
+import contextvars
+
 import torch
 from torch import nn
 from torch.nn.functional import dropout, one_hot
@@ -80,13 +82,22 @@ def _check_hidden(H, batch_size: int, num_hiddens: int, who: str,
                          f"num_hiddens={num_hiddens}), got shape {tuple(H.shape)}")
 
 
+# The ids of the cells whose arguments a running RecurrentStack.forward builds (after
+# checking its own), one set per running stack: pushed by the stack's forward pre-hook,
+# popped by its forward hook, which runs even when forward raises. A context variable, so
+# threads do not share it.
+_CELLS_CHECKED_BY_STACK: contextvars.ContextVar[tuple[frozenset[int], ...]] = (
+    contextvars.ContextVar("cells_checked_by_stack", default=()))
+
+
 def _check_cell_args(cell: nn.Module, inputs, state) -> None:
     """The arguments of a cell's ``forward``: inputs (num_steps, batch, num_inputs) of
     the parameters' dtype; state None, H (batch, num_hiddens), or (H, C) for the LSTM.
 
-    A cell inside a ``RecurrentStack`` skips this: the stack checked its inputs and
-    state on entry, and builds the cells' arguments itself."""
-    if getattr(cell, "_checked_by_stack", False):
+    A cell skips this while a ``RecurrentStack`` that holds it runs ``forward``: the
+    stack checked its inputs and state on entry, and builds the cells' arguments itself.
+    Called on its own (or after it left the stack), a cell checks."""
+    if any(id(cell) in ids for ids in _CELLS_CHECKED_BY_STACK.get()):
         return
     who = type(cell).__name__
     _check_inputs(inputs, cell.num_inputs, next(cell.parameters()).dtype, who)
@@ -484,6 +495,16 @@ def _check_stack_call(stack: "RecurrentStack", inputs, state) -> None:
         _check_stacked_state(state, stack.cell, shape, "RecurrentStack")
 
 
+
+def _stack_checks_its_cells(stack: "RecurrentStack", args) -> None:
+    ids = frozenset(id(c) for c in stack.cells)
+    _CELLS_CHECKED_BY_STACK.set(_CELLS_CHECKED_BY_STACK.get() + (ids,))
+
+
+def _stack_done(stack: "RecurrentStack", args, output) -> None:
+    _CELLS_CHECKED_BY_STACK.set(_CELLS_CHECKED_BY_STACK.get()[:-1])
+
+
 class RecurrentStack(nn.Module):
     """``num_layers`` layers of scratch cells, each layer one cell per direction.
 
@@ -519,8 +540,9 @@ class RecurrentStack(nn.Module):
                             else num_hiddens * self.num_directions)
             for _ in range(self.num_directions):
                 self.cells.append(CELLS[cell](layer_inputs, num_hiddens, **cell_kwargs))
-        for c in self.cells:
-            c._checked_by_stack = True  # forward checks the cells' arguments
+        # forward checks its own arguments once; while it runs, its cells skip theirs
+        self.register_forward_pre_hook(_stack_checks_its_cells)
+        self.register_forward_hook(_stack_done, always_call=True)
 
     def begin_state(self, batch_size: int, device=None) -> State:
         """Zeros (num_layers * num_directions, batch_size, num_hiddens); a pair (H, C)

@@ -630,6 +630,26 @@ def test_cells_check_alone_but_not_again_inside_a_stack(monkeypatch):
         RecurrentStack("lstm", 5, 4)(torch.zeros(2, 3, 5), (torch.zeros(1, 3, 4), torch.zeros(3, 4)))
 
 
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_cell_of_a_stack_called_on_its_own_checks_its_arguments(cell):
+    """The cells skip their checks only while their stack's forward runs: called directly,
+    taken out of the stack, or after the stack's forward raised, a cell checks again."""
+    stack = RecurrentStack(cell, 5, 4, num_layers=2)
+    name = CELLS[cell].__name__
+    with pytest.raises(ValueError, match=f"{name}: inputs must have shape"):
+        stack.cells[0](torch.zeros(2, 3, 7))  # a direct call of a cell still in the stack
+    with pytest.raises(ValueError, match="RecurrentStack: inputs must have shape"):
+        stack(torch.zeros(2, 3, 7))  # the stack refuses ...
+    with pytest.raises(ValueError, match=f"{name}: inputs must have shape"):
+        stack.cells[1](torch.zeros(2, 3, 5))  # ... and its cells check afterwards
+    alone = stack.cells[0]
+    del stack
+    with pytest.raises(ValueError, match=f"{name}: inputs must have shape"):
+        alone(torch.zeros(2, 3, 7))
+    outputs, _ = RecurrentStack(cell, 5, 4, num_layers=2)(torch.zeros(2, 3, 5))
+    assert outputs.shape == (2, 3, 4)
+
+
 def test_constructor_type_errors():
     """A wrong type is a TypeError, a bool is not a number (the rnncourse.checks
     convention)."""
