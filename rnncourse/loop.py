@@ -534,7 +534,7 @@ def run_epochs(net: nn.Module, train_one_epoch: Callable[[Monitor], dict],
                     history["stopped"] = "max_seconds"
                 if show_bar:
                     bar.set_postfix(postfix(history) if postfix is not None
-                                    else _default_postfix(history))
+                                    else _epoch_postfix(history))
                 if config.on_epoch_end is not None:
                     config.on_epoch_end(epoch, history)
                 if history["stopped"]:
@@ -553,11 +553,16 @@ def run_epochs(net: nn.Module, train_one_epoch: Callable[[Monitor], dict],
     return history
 
 
-def _default_postfix(history: dict) -> dict:
-    postfix = {"loss": f"{history['loss'][-1]:.4g}"}
+def _epoch_postfix(history: dict, name: str = "loss", fmt: str = ".4g",
+                   transform: Callable[[float], float] | None = None) -> dict:
+    """The progress bar's postfix after an epoch: the training loss (as ``name``,
+    through ``transform`` when given) and, after a validated epoch, the validation
+    score, both formatted with ``fmt``."""
+    loss = history["loss"][-1]
+    postfix = {name: format(loss if transform is None else transform(loss), fmt)}
     if (history.get("valid_epochs")
             and history["valid_epochs"][-1] == len(history["loss"])):
-        postfix["valid"] = f"{history['valid'][-1]:.4g}"
+        postfix["valid"] = format(history["valid"][-1], fmt)
     return postfix
 
 

@@ -32,6 +32,7 @@ look for them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -44,8 +45,8 @@ from torch import nn
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .checks import check_bool, check_positive, check_positive_int, check_type
 from .loop import (Monitor, PlainSGD, TrainConfig, _check_optimizer, _clip_grad_norm,
-                   _current_lr, _grads, grad_clipping, plot_history, run_epochs, say,
-                   show_plot)
+                   _current_lr, _epoch_postfix, _grads, grad_clipping, plot_history,
+                   run_epochs, say, show_plot)
 from .text import Vocab
 from .utils import device_of, evaluating, place
 
@@ -254,14 +255,6 @@ def _check_args(net: nn.Module, train_iter: Any, vocab: Vocab, lr: Any,
     _check_vocab(net, vocab)
 
 
-def _bar_postfix(history: dict) -> dict:
-    postfix = {"ppl": f"{_perplexity(history['loss'][-1]):.2f}"}
-    if (history.get("valid_epochs")
-            and history["valid_epochs"][-1] == len(history["loss"])):
-        postfix["valid"] = f"{history['valid'][-1]:.2f}"
-    return postfix
-
-
 class SamplePrinter:
     """``on_epoch_end`` that prints greedy samples while a language model trains:
     ``predict(prefix, length, net, vocab)`` for each of ``prefixes`` every ``every``
@@ -357,7 +350,8 @@ def train_lm(net: nn.Module, train_iter: Iterable[tuple[torch.Tensor, torch.Tens
                               max_loss=min(config.max_loss, _MAX_LOG_PERPLEXITY))
     fitted = run_epochs(net, one_epoch, num_epochs, optimizer, theta,
                         validation_perplexity if valid_iter is not None else None, run,
-                        postfix=_bar_postfix)
+                        postfix=functools.partial(_epoch_postfix, name="ppl",
+                                                  fmt=".2f", transform=_perplexity))
 
     history: dict[str, Any] = {"perplexity": [_perplexity(loss)
                                               for loss in fitted["loss"]],
